@@ -1,0 +1,29 @@
+#pragma once
+// Each subcommand is one file pair cmd_<name>.cpp: an options struct with defaults, a
+// register_<name>() that binds flags, and a run that calls the library. main.cpp wires
+// them, sets up logging and maps errors to exit codes.
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+namespace vmatplan::cli {
+
+// Global options, parsed before any subcommand runs.
+struct GlobalOptions {
+  bool verbose = false;
+  std::string log_level = "info";
+  int threads = 1;
+};
+
+// A registered subcommand: run() is called after parsing when it was chosen; it returns
+// the exit code (0) or throws vmatplan::Error.
+using RunFn = std::function<int()>;
+struct Command {
+  CLI::App* app = nullptr;
+  RunFn run;
+};
+
+Command register_inspect(CLI::App& app, const GlobalOptions& global);
+Command register_phantom(CLI::App& app, const GlobalOptions& global);
+
+}  // namespace vmatplan::cli

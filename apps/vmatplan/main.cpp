@@ -1,0 +1,59 @@
+// vmatplan: deliverable VMAT plans for prostate cancer in seconds.
+// This file only wires subcommands, sets up logging and maps errors to exit codes:
+// 0 success, 1 input or processing error, 2 usage error.
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <map>
+
+#include "commands.h"
+#include "vmatplan/core/error.h"
+#include "vmatplan/core/logging.h"
+#include "vmatplan/core/threads.h"
+#include "vmatplan/core/version.h"
+
+int main(int argc, char** argv) {
+  using namespace vmatplan;
+  CLI::App app{"vmatplan: deliverable VMAT plans for prostate cancer in seconds", "vmatplan"};
+  app.set_version_flag("--version", std::string("vmatplan ") + kVersion);
+  app.require_subcommand(1);
+
+  cli::GlobalOptions global;
+  app.add_flag("-v,--verbose", global.verbose, "Same as --log-level debug");
+  app.add_option("--log-level", global.log_level,
+                 "trace, debug, info, warn, error, critical or off")
+      ->capture_default_str();
+  app.add_option("--threads", global.threads,
+                 "Worker threads (0 = all cores); tests and CI use 1")
+      ->capture_default_str();
+
+  std::map<CLI::App*, cli::RunFn> runs;
+  for (auto cmd : {cli::register_inspect(app, global), cli::register_phantom(app, global)})
+    runs[cmd.app] = cmd.run;
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "vmatplan: " << e.what() << " (see --help)\n";
+    return 2;
+  }
+
+  try {
+    setup_logging(global.verbose ? "debug" : global.log_level);
+    set_thread_count(global.threads);
+    for (auto* sub : app.get_subcommands()) return runs.at(sub)();
+    return 2;
+  } catch (const UsageError& e) {
+    std::cerr << "vmatplan: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "vmatplan: error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,14 @@
+#pragma once
+// DICOM UIDs for data that has none (phantoms, NIfTI/matRad inputs).
+#include <cstdint>
+#include <string>
+
+namespace vmatplan {
+
+// A UID under the "2.25" root (a UUID as one decimal integer, DICOM PS3.5 B.2).
+// Random unless a seed is given; the same seed and salt give the same UID so that
+// seeded phantoms are reproducible file for file.
+std::string make_uid();
+std::string make_uid(uint64_t seed, const std::string& salt);
+
+}  // namespace vmatplan

@@ -1,0 +1,43 @@
+#pragma once
+// Reading DICOM CT series.
+//
+//   auto series = scan_dicom_folder(dir);                 // every series found
+//   CtImage ct = read_ct_series(dir, opts, &identity, &warnings);
+#include <string>
+#include <vector>
+
+#include "vmatplan/core/image3d.h"
+#include "vmatplan/patient/patient.h"
+
+namespace vmatplan {
+
+struct DicomSeriesInfo {
+  std::string series_instance_uid;
+  std::string modality;             // CT, RTSTRUCT, RTPLAN, RTDOSE, ...
+  std::string description;
+  std::string frame_of_reference_uid;
+  std::vector<std::string> files;   // every file of the series
+};
+
+// All DICOM series under a folder (recursively). Non-DICOM files are skipped and counted
+// into *skipped when given. Throws InputError when the folder does not exist.
+std::vector<DicomSeriesInfo> scan_dicom_folder(const std::string& dir, int* skipped = nullptr);
+
+struct CtReadOptions {
+  std::string series_uid;                 // required when the folder has several CT series
+  double slice_spacing_tolerance_mm = 0.01;
+  // Non-uniform slice spacing is refused unless this is set; then the series is resampled
+  // onto a uniform grid at the smallest spacing found (linear interpolation).
+  bool resample_nonuniform = false;
+};
+
+// The CT series of dir (or of the folder holding the given file) as HU on an ImageGrid
+// with the series' orientation. Fills identity (patient, study, series, frame of
+// reference, patient position) and appends warnings. Throws InputError naming the folder
+// or file for: no CT series, several CT series without series_uid (the message lists
+// them), a single slice, gantry tilt, missing slices, non-uniform spacing, unreadable
+// pixel data.
+CtImage read_ct_series(const std::string& dir, const CtReadOptions& options,
+                       DicomIdentity* identity, std::vector<std::string>* warnings);
+
+}  // namespace vmatplan

@@ -1,0 +1,25 @@
+#include "vmatplan/core/config_path.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "vmatplan/core/error.h"
+
+namespace vmatplan {
+namespace fs = std::filesystem;
+
+std::string config_dir() {
+  if (const char* env = std::getenv("VMATPLAN_CONFIG_DIR"); env && *env) return env;
+  for (const char* c : {VMATPLAN_SOURCE_DIR "/configs", "/usr/local/share/vmatplan/configs",
+                        "/usr/share/vmatplan/configs"})
+    if (fs::is_directory(c)) return c;
+  return VMATPLAN_SOURCE_DIR "/configs";
+}
+
+std::string config_path(const std::string& relative) {
+  std::string p = config_dir() + "/" + relative;
+  if (!fs::exists(p)) throw InputError(p, "config file not found (set VMATPLAN_CONFIG_DIR?)");
+  return p;
+}
+
+}  // namespace vmatplan

@@ -1,0 +1,78 @@
+#include "test_support.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace vmatplan::test {
+namespace fs = std::filesystem;
+
+std::string data_dir() {
+  const char* env = std::getenv("VMATPLAN_TEST_DATA");
+  std::string d = (env && *env) ? env : VMATPLAN_DEFAULT_TEST_DATA;
+  return fs::is_directory(d) ? fs::canonical(d).string() : "";
+}
+
+std::string data_file(const std::string& rel) {
+  std::string d = data_dir();
+  if (d.empty()) return "";
+  std::string p = d + "/" + rel;
+  return fs::exists(p) ? p : "";
+}
+
+namespace {
+struct ScratchRoot {
+  fs::path root;
+  ScratchRoot() {
+    root = fs::temp_directory_path() / ("vmatplan_tests_" + std::to_string(::getpid()));
+    fs::create_directories(root);
+  }
+  ~ScratchRoot() {
+    std::error_code ec;
+    if (!std::getenv("VMATPLAN_KEEP_SCRATCH")) fs::remove_all(root, ec);
+  }
+};
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+}  // namespace
+
+std::string scratch_dir(const std::string& name) {
+  static ScratchRoot root;
+  fs::path p = root.root / name;
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p.string();
+}
+
+CommandResult run_shell(const std::string& command) {
+  static int counter = 0;
+  fs::path base = fs::temp_directory_path() /
+                  ("vmatplan_cmd_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+  std::string full = "(" + command + ") >" + base.string() + ".out 2>" + base.string() + ".err";
+  int status = std::system(full.c_str());
+  CommandResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(base.string() + ".out");
+  r.err = slurp(base.string() + ".err");
+  fs::remove(base.string() + ".out");
+  fs::remove(base.string() + ".err");
+  return r;
+}
+
+CommandResult run_cli(const std::string& args) {
+  return run_shell(std::string("'") + VMATPLAN_CLI_PATH + "' " + args);
+}
+
+bool have_program(const std::string& name) {
+  return run_shell("command -v " + name).exit_code == 0;
+}
+
+}  // namespace vmatplan::test

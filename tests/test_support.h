@@ -1,0 +1,35 @@
+#pragma once
+// Helpers shared by the tests: public test data, scratch folders, running the CLI.
+#include <string>
+
+namespace vmatplan::test {
+
+// $VMATPLAN_TEST_DATA, else ../shared/data beside the checkout; "" when absent.
+std::string data_dir();
+// data_dir() + "/" + rel when it exists, else "" (the caller skips with a message).
+std::string data_file(const std::string& rel);
+
+// A fresh empty folder under the system temp dir, removed at exit of the test process.
+std::string scratch_dir(const std::string& name);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+// Runs `vmatplan ARGS` (args are passed to the shell as written).
+CommandResult run_cli(const std::string& args);
+// Runs any shell command.
+CommandResult run_shell(const std::string& command);
+bool have_program(const std::string& name);
+
+}  // namespace vmatplan::test
+
+// Catch2 v2 has no SKIP: warn and leave the test case.
+#define VMATPLAN_SKIP_IF_EMPTY(path, what)                              \
+  do {                                                                  \
+    if ((path).empty()) {                                               \
+      WARN("skipped: " << what << " not found (set VMATPLAN_TEST_DATA)"); \
+      return;                                                           \
+    }                                                                   \
+  } while (0)
