@@ -26,10 +26,15 @@ bool have_program(const std::string& name);
 }  // namespace vmatplan::test
 
 // Catch2 v2 has no SKIP: warn and leave the test case.
-#define VMATPLAN_SKIP_IF_EMPTY(path, what)                              \
-  do {                                                                  \
-    if ((path).empty()) {                                               \
-      WARN("skipped: " << what << " not found (set VMATPLAN_TEST_DATA)"); \
-      return;                                                           \
-    }                                                                   \
+#ifdef CATCH_CONFIG_PREFIX_ALL
+#define VMATPLAN_TEST_WARN CATCH_WARN
+#else
+#define VMATPLAN_TEST_WARN WARN
+#endif
+#define VMATPLAN_SKIP_IF_EMPTY(path, what)                                           \
+  do {                                                                               \
+    if ((path).empty()) {                                                            \
+      VMATPLAN_TEST_WARN("skipped: " << what << " not found (set VMATPLAN_TEST_DATA)"); \
+      return;                                                                        \
+    }                                                                                \
   } while (0)
