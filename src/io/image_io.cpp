@@ -1,0 +1,172 @@
+// NIfTI / MetaImage / NRRD through ITK. ITK converts every format to LPS on reading and
+// back on writing (NIfTI stores RAS; ITK flips the first two axes), so the grids here are
+// LPS like the rest of vmatplan. Direction: ITK's matrix D(r, c) is LPS component r of
+// index axis c, the same layout as ImageGrid::direction (row-major).
+#include "vmatplan/io/image_io.h"
+
+#include <itkImage.h>
+#include <itkImageFileReader.h>
+#include <itkImageFileWriter.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <filesystem>
+
+#include "vmatplan/core/error.h"
+
+namespace vmatplan {
+namespace {
+
+namespace fs = std::filesystem;
+
+template <class T>
+using ItkImage = itk::Image<T, 3>;
+
+// ITK's messages span several lines ("itk::ExceptionObject (0x...)\nLocation: ...").
+// Keep the description only, on one line.
+std::string one_line(const itk::ExceptionObject& e) {
+  std::string text = e.GetDescription() ? e.GetDescription() : "";
+  if (text.empty()) text = e.what();
+  std::string out;
+  bool space = false;
+  for (char c : text) {
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out += ' ';
+    space = false;
+    out += c;
+  }
+  return out.empty() ? "ITK could not handle the file" : out;
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool has_image_extension(const std::string& path) {
+  const std::string p = lower(path);
+  for (const char* ext : {".nii.gz", ".nii", ".mha", ".mhd", ".nrrd", ".nhdr"}) {
+    const std::string e(ext);
+    if (p.size() > e.size() && p.compare(p.size() - e.size(), e.size(), e) == 0) return true;
+  }
+  return false;
+}
+
+template <class T>
+typename ItkImage<T>::Pointer to_itk(const ImageGrid& g, const std::vector<T>& voxels) {
+  auto img = ItkImage<T>::New();
+  typename ItkImage<T>::RegionType region;
+  typename ItkImage<T>::SizeType size;
+  typename ItkImage<T>::SpacingType spacing;
+  typename ItkImage<T>::PointType origin;
+  typename ItkImage<T>::DirectionType dir;
+  for (unsigned a = 0; a < 3; ++a) {
+    size[a] = static_cast<itk::SizeValueType>(g.size[a]);
+    spacing[a] = g.spacing_mm[a];
+    origin[a] = g.origin_mm[a];
+    for (unsigned c = 0; c < 3; ++c) dir(a, c) = g.direction[a * 3 + c];
+  }
+  region.SetSize(size);
+  img->SetRegions(region);
+  img->SetSpacing(spacing);
+  img->SetOrigin(origin);
+  img->SetDirection(dir);
+  img->Allocate();
+  // Both layouts are x fastest, then y, then z.
+  std::copy(voxels.begin(), voxels.end(), img->GetBufferPointer());
+  return img;
+}
+
+template <class T>
+void write_itk(const ImageGrid& g, const std::vector<T>& voxels, const std::string& path) {
+  if (!has_image_extension(path))
+    throw InputError(path, "unsupported image extension (use .nii.gz, .nii, .mha, .mhd, .nrrd)");
+  if (g.voxel_count() <= 0 || static_cast<int64_t>(voxels.size()) != g.voxel_count())
+    throw ProcessingError(path + ": image to write is empty or does not match its grid");
+  // niftilib only prints (and ITK does not throw) when it cannot open the output file.
+  const fs::path parent = fs::absolute(path).parent_path();
+  if (!fs::is_directory(parent)) throw InputError(path, "cannot write image: folder does not exist");
+  try {
+    auto writer = itk::ImageFileWriter<ItkImage<T>>::New();
+    writer->SetFileName(path);
+    writer->SetInput(to_itk(g, voxels));
+    writer->SetUseCompression(true);  // .nii.gz must be gzip; MHA/NRRD compress too
+    writer->Update();
+  } catch (const itk::ExceptionObject& e) {
+    throw InputError(path, "cannot write image: " + one_line(e));
+  }
+  if (!fs::is_regular_file(path) || fs::file_size(path) == 0)
+    throw InputError(path, "cannot write image (no permission or disk full?)");
+}
+
+// Reads any scalar pixel type as float (ITK converts on reading).
+Image3D<float> read_float(const std::string& path) {
+  if (!fs::exists(path)) throw InputError(path, "does not exist");
+  if (fs::is_directory(path)) throw InputError(path, "is a folder, expected an image file");
+  using Reader = itk::ImageFileReader<ItkImage<float>>;
+  ItkImage<float>::Pointer img;
+  try {
+    auto reader = Reader::New();
+    reader->SetFileName(path);
+    reader->Update();
+    img = reader->GetOutput();
+  } catch (const itk::ExceptionObject& e) {
+    throw InputError(path, "cannot read image: " + one_line(e));
+  }
+  Image3D<float> out;
+  const auto size = img->GetLargestPossibleRegion().GetSize();
+  for (unsigned a = 0; a < 3; ++a) {
+    out.grid.size[a] = static_cast<int64_t>(size[a]);
+    out.grid.spacing_mm[a] = img->GetSpacing()[a];
+    out.grid.origin_mm[a] = img->GetOrigin()[a];
+    for (unsigned c = 0; c < 3; ++c) out.grid.direction[a * 3 + c] = img->GetDirection()(a, c);
+  }
+  if (out.grid.voxel_count() <= 0) throw InputError(path, "image has no voxels");
+  for (unsigned a = 0; a < 3; ++a)
+    if (!(out.grid.spacing_mm[a] > 0) || !std::isfinite(out.grid.spacing_mm[a]))
+      throw InputError(path, "image spacing is not positive");
+  const float* buf = img->GetBufferPointer();
+  out.voxels.assign(buf, buf + out.grid.voxel_count());
+  return out;
+}
+
+}  // namespace
+
+CtImage read_image_float(const std::string& path) { return read_float(path); }
+
+Mask read_mask(const std::string& path) {
+  Image3D<float> f = read_float(path);
+  Mask m;
+  m.grid = f.grid;
+  m.voxels.resize(f.voxels.size());
+  std::transform(f.voxels.begin(), f.voxels.end(), m.voxels.begin(),
+                 [](float v) { return static_cast<uint8_t>(v != 0.0f ? 1 : 0); });
+  return m;
+}
+
+void write_image(const CtImage& image, const std::string& path) {
+  write_itk(image.grid, image.voxels, path);
+}
+
+void write_ct_int16(const CtImage& image, const std::string& path) {
+  std::vector<int16_t> hu(image.voxels.size());
+  std::transform(image.voxels.begin(), image.voxels.end(), hu.begin(), [](float v) {
+    if (std::isnan(v)) return int16_t(-1024);  // undefined voxels read as air
+    const float r = std::round(std::clamp(v, -32768.0f, 32767.0f));
+    return static_cast<int16_t>(r);
+  });
+  write_itk(image.grid, hu, path);
+}
+
+void write_mask(const Mask& mask, const std::string& path) {
+  std::vector<uint8_t> v(mask.voxels.size());
+  std::transform(mask.voxels.begin(), mask.voxels.end(), v.begin(),
+                 [](uint8_t x) { return static_cast<uint8_t>(x ? 1 : 0); });
+  write_itk(mask.grid, v, path);
+}
+
+}  // namespace vmatplan
