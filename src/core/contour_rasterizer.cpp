@@ -103,7 +103,7 @@ void rasterize_slice(const SliceEdges& slice, const ImageGrid& grid, int subsamp
   std::vector<std::pair<int64_t, double>> crossings;
   for (const Edge& e : slice.edges) {
     const double ymin = std::min(e.y0, e.y1), ymax = std::max(e.y0, e.y1);
-    if (ymax <= ymin) continue;
+    if (!(ymax > ymin) || !std::isfinite(ymax - ymin) || !std::isfinite(e.x0 + e.x1)) continue;
     int64_t t0 = static_cast<int64_t>(std::ceil((ymin + 0.5) / dy - 0.5));
     int64_t t1 = static_cast<int64_t>(std::ceil((ymax + 0.5) / dy - 0.5)) - 1;
     // Guard the rounding at the interval ends with the exact rule.
