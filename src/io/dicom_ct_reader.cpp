@@ -79,10 +79,11 @@ FileScan scan_file(const std::string& path) {
   r.series_uid = trim(get_string(ds, DCM_SeriesInstanceUID));
   r.modality = trim(get_string(ds, DCM_Modality));
   if (cond.bad() || r.series_uid.empty() || r.modality.empty()) {
-    // A file that says it is DICOM but cannot be parsed is reported, not silently dropped.
-    if (preamble) {
+    // A file that says it is DICOM but cannot be parsed is reported, not silently dropped
+    // (a DICOMDIR or other non-series object is skipped quietly).
+    if (preamble && cond.bad()) {
       r.kind = FileScan::kUnreadable;
-      r.reason = cond.bad() ? cond.text() : "no SeriesInstanceUID or Modality";
+      r.reason = cond.text();
     }
     return r;
   }
@@ -299,7 +300,11 @@ const DicomSeriesInfo& choose_ct_series(const std::string& dir, const FolderScan
     }
     std::string found;
     for (const auto& s : scan.series) found += (found.empty() ? "" : ", ") + s.modality;
-    throw InputError(dir, "no CT series found (found " + found + ")");
+    std::string why = "no CT series found (found " + found + ")";
+    if (!scan.unreadable.empty())
+      why += "; " + std::to_string(scan.unreadable.size()) + " unreadable DICOM file(s), first " +
+             scan.unreadable.front();
+    throw InputError(dir, why);
   }
   if (!series_uid.empty()) {
     for (const DicomSeriesInfo* s : cts)

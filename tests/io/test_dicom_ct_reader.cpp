@@ -283,6 +283,15 @@ TEST_CASE("CT reader: every CT in the public test data loads or fails clearly", 
       {"dicom/rt-utils", nullptr},
       {"eclipse_prostate_phantom/dicom", nullptr},
   };
+  // pydicom's RTSTRUCT has no preamble and no meta header: it is still found.
+  int skipped = -1;
+  auto series = scan_dicom_folder(data + "/dicom/pydicom", &skipped);
+  CHECK(skipped == 0);
+  std::string modalities;
+  for (const auto& s : series) modalities += s.modality + " ";
+  CHECK(series.size() == 4);
+  CHECK_THAT(modalities, Catch::Contains("CT ") && Catch::Contains("RTSTRUCT ") &&
+                             Catch::Contains("RTPLAN ") && Catch::Contains("RTDOSE "));
   for (const Expect& c : cases) {
     const std::string dir = data + "/" + c.folder;
     INFO(dir);
@@ -302,12 +311,18 @@ TEST_CASE("CT reader: every CT in the public test data loads or fails clearly", 
 TEST_CASE("CT reader: the Eclipse phantom's grid and HU", "[io][dicom_ct][data]") {
   const std::string dir = test::data_file("eclipse_prostate_phantom/dicom");
   VMATPLAN_SKIP_IF_EMPTY(dir, "eclipse_prostate_phantom/dicom");
-  set_thread_count(2);
+  struct Threads {  // 2 threads for this load only, restored even when it throws
+    Threads() { set_thread_count(2); }
+    ~Threads() { set_thread_count(1); }
+  };
   auto t0 = std::chrono::steady_clock::now();
   DicomIdentity id;
-  CtImage ct = read_ct_series(dir, {}, &id, nullptr);
+  CtImage ct;
+  {
+    Threads two;
+    ct = read_ct_series(dir, {}, &id, nullptr);
+  }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  set_thread_count(1);
   WARN("Eclipse phantom CT (136x86x92) loaded in " << seconds << " s on 2 threads");
   // Values from the folder's README.
   CHECK(ct.grid.size == Size3{136, 86, 92});
@@ -331,4 +346,25 @@ TEST_CASE("CT reader: the Eclipse phantom's grid and HU", "[io][dicom_ct][data]"
   // BODY is about 10.7 litres, the femoral heads about 100 cc (README).
   CHECK((water + bone) * 15.625e-3 == Approx(10697.3).epsilon(0.01));
   CHECK(bone * 15.625e-3 == Approx(49.6 + 50.5).epsilon(0.03));
+}
+
+TEST_CASE("CT reader: RLE slices load, JPEG slices are refused by name", "[io][dicom_ct]") {
+  if (!test::have_program("dcmcrle") || !test::have_program("dcmcjpeg")) {
+    WARN("skipped: DCMTK command-line tools (dcmcrle, dcmcjpeg) not installed");
+    return;
+  }
+  std::string plain = test::scratch_dir("ct_plain");
+  write_series(plain, z_positions({0.0, 2.0, 4.0}));
+  const CtImage reference = read_ct_series(plain, {}, nullptr, nullptr);
+  std::string rle = test::scratch_dir("ct_rle");
+  std::string jpeg = test::scratch_dir("ct_jpeg");
+  for (int n = 1; n <= 3; ++n) {
+    const std::string name = "/slice_" + std::to_string(n) + ".dcm";
+    REQUIRE(test::run_shell("dcmcrle '" + plain + name + "' '" + rle + name + "'").exit_code == 0);
+    REQUIRE(test::run_shell("dcmcjpeg '" + plain + name + "' '" + jpeg + name + "'").exit_code == 0);
+  }
+  CtImage ct = read_ct_series(rle, {}, nullptr, nullptr);
+  CHECK(ct.voxels == reference.voxels);
+  CHECK_THAT(error_of(jpeg), Catch::Contains("compressed transfer syntax JPEG") &&
+                                 Catch::Contains("not supported"));
 }
