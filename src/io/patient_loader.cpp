@@ -104,7 +104,10 @@ Patient load_dicom(const std::string& dir, const std::string& only_file,
       std::vector<const DicomSeriesInfo*> on_frame;
       for (const auto* ct : cts)
         if (ct->frame_of_reference_uid == own->frame_of_reference_uid) on_frame.push_back(ct);
-      if (on_frame.empty()) throw InputError(only_file, "RTSTRUCT without its CT series in " + dir);
+      // Some tools give the RTSTRUCT a fresh frame of reference; with one CT in the folder,
+      // read_rtstruct decides from the CT series it references.
+      if (on_frame.empty() && cts.size() == 1) on_frame = cts;
+      if (cts.empty()) throw InputError(only_file, "RTSTRUCT without its CT series in " + dir);
       if (options.ct.series_uid.empty() && on_frame.size() == 1)
         options.ct.series_uid = on_frame.front()->series_instance_uid;
     } else {

@@ -5,7 +5,9 @@
 // ct.x/y/z and no dicomInfo, voxel centre n (1-based) of an axis with N voxels of size d
 // lies at -N/2*d + (n-1)*d.
 #include <catch2/catch.hpp>
+#include <matio.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -35,7 +37,95 @@ void expect_input_error(const std::string& path) {
   }
 }
 
+// A tiny synthetic matRad file written with libmatio: ct.cube (relative electron density,
+// no cubeHU) with ct.x/y/z, and a cst of two structures.
+matvar_t* doubles(const std::vector<double>& v, size_t rows, size_t cols, size_t slices = 1) {
+  size_t dims[3] = {rows, cols, slices};
+  return Mat_VarCreate(nullptr, MAT_C_DOUBLE, MAT_T_DOUBLE, slices > 1 ? 3 : 2, dims,
+                       const_cast<double*>(v.data()), 0);
+}
+matvar_t* chars(const std::string& s) {
+  size_t dims[2] = {1, s.size()};
+  return Mat_VarCreate(nullptr, MAT_C_CHAR, MAT_T_UTF8, 2, dims, const_cast<char*>(s.data()), 0);
+}
+matvar_t* cell_of(std::vector<matvar_t*> items, size_t rows, size_t cols,
+                  const char* name = nullptr) {
+  size_t dims[2] = {rows, cols};
+  matvar_t* c = Mat_VarCreate(name, MAT_C_CELL, MAT_T_CELL, 2, dims, nullptr, 0);
+  for (size_t n = 0; n < items.size(); ++n) Mat_VarSetCell(c, int(n), items[n]);
+  return c;
+}
+matvar_t* struct_of(const char* name, std::vector<std::pair<const char*, matvar_t*>> fields) {
+  std::vector<const char*> names;
+  for (auto& f : fields) names.push_back(f.first);
+  size_t dims[2] = {1, 1};
+  matvar_t* s = Mat_VarCreateStruct(name, 2, dims, names.data(), unsigned(names.size()));
+  for (auto& f : fields) Mat_VarSetStructFieldByName(s, f.first, 0, f.second);
+  return s;
+}
+
+// Cube 3 rows (y) x 4 columns (x) x 2 slices (z), water (RED 1) except one lung voxel at
+// row 2, column 3, slice 1 (1-based), and air in the last slice's first row.
+void write_synthetic_matrad(const std::string& path) {
+  std::vector<double> cube(24, 1.0);
+  cube[1 + 3 * 2] = 0.3;  // (r, c, s) = (1, 2, 0) zero-based
+  for (int c = 0; c < 4; ++c) cube[0 + 3 * (c + 4 * 1)] = 0.00324;
+  mat_t* m = Mat_CreateVer(path.c_str(), nullptr, MAT_FT_MAT5);
+  REQUIRE(m != nullptr);
+  matvar_t* ct = struct_of(
+      "ct", {{"cube", cell_of({doubles(cube, 3, 4, 2)}, 1, 1)},
+             {"resolution", struct_of(nullptr, {{"x", doubles({2.0}, 1, 1)},
+                                                {"y", doubles({3.0}, 1, 1)},
+                                                {"z", doubles({5.0}, 1, 1)}})},
+             {"cubeDim", doubles({3, 4, 2}, 1, 3)},
+             {"x", doubles({10, 12, 14, 16}, 1, 4)},
+             {"y", doubles({-20, -17, -14}, 1, 3)},
+             {"z", doubles({100, 105}, 1, 2)}});
+  auto props = [] { return struct_of(nullptr, {{"visibleColor", doubles({1, 0.5, 0}, 1, 3)}}); };
+  // Linear indices (1-based, column-major in y-x-z): the lung voxel; the whole first slice.
+  std::vector<double> slice1;
+  for (int n = 1; n <= 12; ++n) slice1.push_back(n);
+  matvar_t* cst = cell_of({doubles({0}, 1, 1), doubles({1}, 1, 1), chars("CTV_lung"),
+                           chars("Rectum"), chars("TARGET"), chars("OAR"),
+                           cell_of({doubles({8}, 1, 1)}, 1, 1), cell_of({doubles(slice1, 12, 1)}, 1, 1),
+                           props(), props(), cell_of({}, 0, 0), cell_of({}, 0, 0)},
+                          2, 6, "cst");
+  for (matvar_t* v : {ct, cst}) {
+    REQUIRE(Mat_VarWrite(m, v, MAT_COMPRESSION_ZLIB) == 0);
+    Mat_VarFree(v);
+  }
+  Mat_Close(m);
+}
+
 }  // namespace
+
+TEST_CASE("synthetic matRad file: axes, world coordinates and RED to HU", "[matrad]") {
+  const std::string path = test::scratch_dir("matrad_synthetic") + "/tiny.mat";
+  write_synthetic_matrad(path);
+  Patient p = read_matrad_patient(path);
+  const auto& g = p.ct_hu.grid;
+  CHECK(g.size == Size3{4, 3, 2});
+  CHECK(g.spacing_mm == Vec3{2.0, 3.0, 5.0});
+  CHECK(g.origin_mm == Vec3{10.0, -20.0, 100.0});  // ct.x(1), ct.y(1), ct.z(1)
+  REQUIRE(p.warnings.size() == 1);
+  CHECK(p.warnings[0] == "CT given as relative electron density, converted to HU");
+  // matRad's default table (-1024 HU -> 0.00324, 200 HU -> 1.2), inverted linearly.
+  auto hu = [](double red) { return -1024.0 + (red - 0.00324) / (1.2 - 0.00324) * 1224.0; };
+  CHECK(p.ct_hu.at(0, 0, 0) == Approx(hu(1.0)).margin(0.01));
+  CHECK(p.ct_hu.at(2, 1, 0) == Approx(hu(0.3)).margin(0.01));  // column 3 = x, row 2 = y
+  CHECK(p.ct_hu.at(3, 0, 1) == Approx(-1024.0));
+  REQUIRE(p.structures.size() == 2);
+  const Structure& ctv = p.structures[0];
+  CHECK(ctv.name == "CTV_lung");
+  CHECK(ctv.type == "CTV");
+  CHECK(ctv.number == 1);
+  CHECK(ctv.color_rgb == std::array<uint8_t, 3>{255, 128, 0});
+  StructureStats st = compute_structure_stats(ctv.mask);
+  CHECK(st.voxel_count == 1);
+  CHECK(st.centroid_mm == Vec3{14.0, -17.0, 100.0});
+  CHECK(p.structures[1].type == "ORGAN");
+  CHECK(compute_structure_stats(p.structures[1].mask).voxel_count == 12);
+}
 
 TEST_CASE("BOXPHANTOM grid, structures and position", "[matrad]") {
   const std::string box = test::data_file("matrad/BOXPHANTOM.mat");
