@@ -25,7 +25,15 @@ struct SafeTensorsFile {
 
   void add_f32(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& v);
   void add_i32(const std::string& name, std::vector<int64_t> shape, const std::vector<int32_t>& v);
+  void add_f64(const std::string& name, std::vector<int64_t> shape, const std::vector<double>& v);
+  void add_i64(const std::string& name, std::vector<int64_t> shape, const std::vector<int64_t>& v);
+  void add_u8(const std::string& name, std::vector<int64_t> shape, const std::vector<uint8_t>& v);
+  // Throws ProcessingError naming the missing tensor.
+  const SafeTensor& get(const std::string& name) const;
 };
+
+// Bytes per element of a dtype name; 0 for names this library does not handle.
+int safetensors_dtype_size(const std::string& dtype);
 
 void write_safetensors(const SafeTensorsFile& file, const std::string& path);
 SafeTensorsFile read_safetensors(const std::string& path);  // InputError on bad files

@@ -36,6 +36,9 @@ struct FluenceMaps {
   float& at(int cp, int row, int bixel) {
     return values[(static_cast<size_t>(cp) * grid.row_count() + row) * grid.bixel_count + bixel];
   }
+  float at(int cp, int row, int bixel) const {
+    return values[(static_cast<size_t>(cp) * grid.row_count() + row) * grid.bixel_count + bixel];
+  }
 };
 
 }  // namespace vmatplan
