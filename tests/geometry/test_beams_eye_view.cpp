@@ -1,6 +1,5 @@
 #include <catch2/catch.hpp>
 
-#include <chrono>
 #include <cmath>
 
 #include "vmatplan/geometry/beams_eye_view.h"
@@ -130,23 +129,3 @@ TEST_CASE("projection is independent of the mask grid's orientation", "[geometry
   CHECK(e.x2_mm - e.x1_mm == Approx(50).margin(2));
 }
 
-TEST_CASE("prostate-sized target over 180 control points takes well under a second",
-          "[geometry][bev]") {
-  // A PTV of about 110 cc on a 1 mm CT grid, two full arcs at ~4 deg, 5 mm bixels.
-  Mask ptv = ellipsoid_mask({0, 0, 0}, {32, 27, 30});
-  FluenceGrid g = grid_around(60, 5);
-  auto t0 = std::chrono::steady_clock::now();
-  VoxelCloud cloud = extract_voxels(ptv);
-  double total = 0;
-  for (int cp = 0; cp < 180; ++cp) {
-    BeamTransform t("HFS", {0, 0, 0}, cp * 4.0, cp < 90 ? 30 : 330, 0);
-    auto cov = project_voxels(cloud, t, g);
-    total += covered_area_mm2(cov, g);
-  }
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  WARN("BEV projection of a 1 mm PTV, 180 control points: " << seconds << " s");
-  CHECK(total > 0);
-  // Target < 1 s on one core; the bound is loose so a busy CI core does not fail it, but
-  // an accidental per-voxel-per-bixel loop (minutes) would.
-  CHECK(seconds < 5.0);
-}
