@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   std::map<CLI::App*, cli::RunFn> runs;
-  for (auto cmd : {cli::register_inspect(app, global), cli::register_phantom(app, global)})
+  for (auto cmd : {cli::register_inspect(app, global), cli::register_phantom(app, global),
+                    cli::register_water(app, global)})
     runs[cmd.app] = cmd.run;
 
   try {

@@ -1,11 +1,20 @@
 #pragma once
 // Differentiable photon pencil-beam (fluence-convolution) dose engine in LibTorch.
-// Dose is linear in fluence; gradients w.r.t. fluence come from autograd.
+// Dose is linear in fluence; gradients w.r.t. fluence come from autograd (a custom
+// autograd function whose backward is the exact transpose of its forward).
 //
 //   PencilBeamEngine engine(patient, machine, geometry, fluence_grid, {.dose_spacing_mm=5});
 //   torch::Tensor f = torch::ones({cps, rows, bixels}).requires_grad_();  // MU per bixel
 //   torch::Tensor d = engine.dose(f);          // Gy, [nz, ny, nx] on engine.dose_grid()
+//
+// Set-up ray-traces every (control point, body voxel) pair once and keeps the sparse
+// geometry; dose() is then two small matrix products per kernel component (the exact
+// convolution of the piecewise-constant bixel fluence with Gaussians, sampled on a
+// uniform plane) and a bilinear gather into the voxels. Model: docs/dose_model.md.
+#include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "vmatplan/core/image3d.h"
 #include "vmatplan/geometry/fluence_grid.h"
@@ -19,6 +28,13 @@ namespace vmatplan {
 struct DoseEngineOptions {
   double dose_spacing_mm = 5.0;   // isotropic dose grid aligned with the CT, inside BODY
   std::string body_role = "body"; // which structure bounds the dose grid (StructureRoles)
+  // Spacing of the plane on which the convolved fluence is sampled (isocentre plane);
+  // 0 = half the smallest of dose spacing, bixel width and leaf width.
+  double plane_spacing_mm = 0.0;
+  std::string hu_to_red_path;     // "" = configs/hu_to_red.json
+  // Optional mask on the CT grid: compute only dose voxels touching it (and in the body).
+  // Only read during construction.
+  const Mask* compute_mask = nullptr;
 };
 
 class PencilBeamEngine {
@@ -29,14 +45,32 @@ class PencilBeamEngine {
   ~PencilBeamEngine();
   PencilBeamEngine(PencilBeamEngine&&) noexcept;
 
-  // fluence: float [control points, rows, bixels], MU. Returns dose in Gy on dose_grid(),
-  // shape [nz, ny, nx]; differentiable w.r.t. fluence.
+  // fluence: float or double [control points, rows, bixels], MU. Returns dose in Gy on
+  // dose_grid(), shape [nz, ny, nx]; differentiable w.r.t. fluence.
   at::Tensor dose(const at::Tensor& fluence) const;
+  // The same dose at compute_voxels() only (1-D, in that order): what optimizers need.
+  at::Tensor dose_at_voxels(const at::Tensor& fluence) const;
   const ImageGrid& dose_grid() const;
+  // Linear indices (into dose_grid()) of the voxels that receive dose.
+  const std::vector<int64_t>& compute_voxels() const;
+
+  // Without tensors: dose of fluence maps (on the engine's grid) as an image.
+  Image3D<float> dose_image(const FluenceMaps& fluence) const;
+
+  int64_t control_point_count() const;
+  const FluenceGrid& fluence_grid() const;
+  int64_t entry_count() const;        // (control point, voxel) pairs in the field
+  double setup_seconds() const;       // ray tracing and precomputation
+  size_t memory_bytes() const;        // precomputed data held by the engine
+  double reference_dmax_mm() const;   // of the beam model's calibration field
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// LibTorch intra-op threads (n <= 0: all hardware threads). The CLI calls this with its
+// --threads value; LibTorch's own default here is 1.
+void set_dose_engine_threads(int n);
 
 }  // namespace vmatplan

@@ -1,0 +1,212 @@
+// The LibTorch part of the pencil-beam engine: fluence -> convolved sample planes (exact
+// Gaussian integrals over bixels, two matrix products per component) -> bilinear gather
+// into voxels (a custom autograd function whose backward is its exact transpose).
+#include "vmatplan/dose/pencil_beam_engine.h"
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include <thread>
+
+#include "pencil_beam_setup.h"
+#include "vmatplan/core/error.h"
+
+namespace vmatplan {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// Sum over entries of one control point of w_k * bilinear(plane_k): forward, and its
+// transpose (scatter of the voxel gradient onto the plane samples): backward.
+template <class T>
+void gather_forward(const detail::EngineData& d, const T* planes, int64_t cp_begin,
+                    int64_t cp_end, T* dose) {
+  const int64_t k_count = d.components, w = d.plane.width;
+  const int64_t plane_size = d.plane.width * d.plane.height * k_count;
+  for (int64_t c = cp_begin; c < cp_end; ++c) {
+    const T* plane = planes + c * plane_size;
+    for (int64_t e = d.cp_offsets[c]; e < d.cp_offsets[c + 1]; ++e) {
+      const T* p00 = plane + static_cast<int64_t>(d.base[e]) * k_count;
+      const T* p10 = p00 + w * k_count;
+      const T fx = d.fx[e], fy = d.fy[e];
+      const T w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+      const float* wk = &d.weight[e * k_count];
+      T sum = 0;
+      for (int64_t k = 0; k < k_count; ++k)
+        sum += wk[k] * (w00 * p00[k] + w01 * p00[k + k_count] + w10 * p10[k] +
+                        w11 * p10[k + k_count]);
+      dose[d.voxel[e]] += sum;
+    }
+  }
+}
+
+template <class T>
+void gather_backward(const detail::EngineData& d, const T* grad_dose, int64_t cp_begin,
+                     int64_t cp_end, T* grad_planes) {
+  const int64_t k_count = d.components, w = d.plane.width;
+  const int64_t plane_size = d.plane.width * d.plane.height * k_count;
+  for (int64_t c = cp_begin; c < cp_end; ++c) {
+    T* plane = grad_planes + c * plane_size;
+    for (int64_t e = d.cp_offsets[c]; e < d.cp_offsets[c + 1]; ++e) {
+      const T g = grad_dose[d.voxel[e]];
+      if (g == 0) continue;
+      T* p00 = plane + static_cast<int64_t>(d.base[e]) * k_count;
+      T* p10 = p00 + w * k_count;
+      const T fx = d.fx[e], fy = d.fy[e];
+      const T w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+      const float* wk = &d.weight[e * k_count];
+      for (int64_t k = 0; k < k_count; ++k) {
+        const T gk = g * wk[k];
+        p00[k] += w00 * gk;
+        p00[k + k_count] += w01 * gk;
+        p10[k] += w10 * gk;
+        p10[k + k_count] += w11 * gk;
+      }
+    }
+  }
+}
+
+struct GatherDose : public torch::autograd::Function<GatherDose> {
+  // planes: [control points, height, width, components], contiguous. Returns [voxels].
+  static torch::Tensor forward(AutogradContext* ctx, torch::Tensor planes,
+                               const detail::EngineData* d) {
+    ctx->saved_data["engine"] = reinterpret_cast<int64_t>(d);
+    planes = planes.contiguous();
+    const int64_t v = static_cast<int64_t>(d->volume.compute_voxels.size());
+    const int64_t threads = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), d->control_points));
+    // One accumulator per chunk of control points (voxels receive from every chunk).
+    torch::Tensor partial = torch::zeros({threads, v}, planes.options());
+    AT_DISPATCH_FLOATING_TYPES(planes.scalar_type(), "gather_dose_forward", [&] {
+      const scalar_t* p = planes.data_ptr<scalar_t>();
+      scalar_t* out = partial.data_ptr<scalar_t>();
+      const int64_t per = (d->control_points + threads - 1) / threads;
+      at::parallel_for(0, threads, 1, [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; ++t)
+          gather_forward<scalar_t>(*d, p, t * per, std::min(d->control_points, (t + 1) * per),
+                                   out + t * v);
+      });
+    });
+    return partial.sum(0);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    const auto* d = reinterpret_cast<const detail::EngineData*>(ctx->saved_data["engine"].toInt());
+    torch::Tensor g = grad_outputs[0].contiguous();
+    torch::Tensor grad = torch::zeros(
+        {d->control_points, d->plane.height, d->plane.width, d->components}, g.options());
+    AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "gather_dose_backward", [&] {
+      const scalar_t* gp = g.data_ptr<scalar_t>();
+      scalar_t* out = grad.data_ptr<scalar_t>();
+      // Control points own disjoint planes: no write conflicts.
+      at::parallel_for(0, d->control_points, 1, [&](int64_t b, int64_t e) {
+        gather_backward<scalar_t>(*d, gp, b, e, out);
+      });
+    });
+    return {grad, torch::Tensor()};
+  }
+};
+
+torch::Tensor to_tensor(const std::vector<double>& v, int64_t rows, int64_t cols) {
+  return torch::from_blob(const_cast<double*>(v.data()), {rows, cols}, torch::kFloat64).clone();
+}
+
+}  // namespace
+
+struct PencilBeamEngine::Impl {
+  detail::EngineData data;
+  std::vector<torch::Tensor> row_matrix, col_matrix;  // per component, float64
+  torch::Tensor voxel_index;                          // int64 [compute voxels]
+};
+
+PencilBeamEngine::PencilBeamEngine(const Patient& patient, const Machine& machine,
+                                   const PlanGeometry& geometry, const FluenceGrid& grid,
+                                   const DoseEngineOptions& options)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->data = detail::build_engine_data(patient, machine, geometry, grid, options);
+  const auto& d = impl_->data;
+  std::vector<double> col_edges(grid.bixel_count + 1);
+  for (int b = 0; b <= grid.bixel_count; ++b) col_edges[b] = grid.x_min_mm + b * grid.bixel_width_mm;
+  for (const KernelComponent& k : d.model.components) {
+    impl_->row_matrix.push_back(to_tensor(
+        detail::cell_integral_matrix(grid.row_edges_mm, d.plane.y0_mm, d.plane.step_mm,
+                                     d.plane.height, k.sigma_mm),
+        d.plane.height, grid.row_count()));
+    impl_->col_matrix.push_back(
+        to_tensor(detail::cell_integral_matrix(col_edges, d.plane.x0_mm, d.plane.step_mm,
+                                               d.plane.width, k.sigma_mm),
+                  d.plane.width, grid.bixel_count)
+            .t()
+            .contiguous());
+  }
+  impl_->voxel_index = torch::tensor(d.volume.compute_voxels, torch::kInt64);
+}
+
+PencilBeamEngine::~PencilBeamEngine() = default;
+PencilBeamEngine::PencilBeamEngine(PencilBeamEngine&&) noexcept = default;
+
+torch::Tensor PencilBeamEngine::dose_at_voxels(const torch::Tensor& fluence) const {
+  const auto& d = impl_->data;
+  const FluenceGrid& g = d.fluence_grid;
+  if (fluence.dim() != 3 || fluence.size(0) != d.control_points ||
+      fluence.size(1) != g.row_count() || fluence.size(2) != g.bixel_count)
+    throw ProcessingError("fluence shape " + std::to_string(fluence.size(0)) + "x" +
+                          std::to_string(fluence.dim() > 1 ? fluence.size(1) : 0) + "x" +
+                          std::to_string(fluence.dim() > 2 ? fluence.size(2) : 0) +
+                          " does not match the engine (control points " +
+                          std::to_string(d.control_points) + ", rows " +
+                          std::to_string(g.row_count()) + ", bixels " +
+                          std::to_string(g.bixel_count) + ")");
+  if (!fluence.is_floating_point()) throw ProcessingError("fluence must be float or double");
+  std::vector<torch::Tensor> planes;
+  for (size_t k = 0; k < impl_->row_matrix.size(); ++k) {
+    torch::Tensor rows = impl_->row_matrix[k].to(fluence.dtype());
+    torch::Tensor cols = impl_->col_matrix[k].to(fluence.dtype());
+    planes.push_back(torch::matmul(torch::matmul(rows, fluence), cols));  // [C, H, W]
+  }
+  return GatherDose::apply(torch::stack(planes, -1), &d);
+}
+
+torch::Tensor PencilBeamEngine::dose(const torch::Tensor& fluence) const {
+  const ImageGrid& g = impl_->data.volume.grid;
+  torch::Tensor compact = dose_at_voxels(fluence);
+  return torch::zeros({g.voxel_count()}, compact.options())
+      .index_copy(0, impl_->voxel_index, compact)
+      .view({g.size[2], g.size[1], g.size[0]});
+}
+
+Image3D<float> PencilBeamEngine::dose_image(const FluenceMaps& fluence) const {
+  const FluenceGrid& g = impl_->data.fluence_grid;
+  if (fluence.grid.row_count() != g.row_count() || fluence.grid.bixel_count != g.bixel_count ||
+      fluence.values.size() != static_cast<size_t>(impl_->data.control_points) *
+                                   g.row_count() * g.bixel_count)
+    throw ProcessingError("fluence maps do not match the engine's control points and grid");
+  torch::NoGradGuard no_grad;
+  torch::Tensor f = torch::from_blob(const_cast<float*>(fluence.values.data()),
+                                     {impl_->data.control_points, g.row_count(), g.bixel_count},
+                                     torch::kFloat32);
+  torch::Tensor dose = this->dose(f).contiguous();
+  Image3D<float> out(impl_->data.volume.grid);
+  std::copy(dose.data_ptr<float>(), dose.data_ptr<float>() + dose.numel(), out.voxels.begin());
+  return out;
+}
+
+const ImageGrid& PencilBeamEngine::dose_grid() const { return impl_->data.volume.grid; }
+const std::vector<int64_t>& PencilBeamEngine::compute_voxels() const {
+  return impl_->data.volume.compute_voxels;
+}
+int64_t PencilBeamEngine::control_point_count() const { return impl_->data.control_points; }
+const FluenceGrid& PencilBeamEngine::fluence_grid() const { return impl_->data.fluence_grid; }
+int64_t PencilBeamEngine::entry_count() const {
+  return static_cast<int64_t>(impl_->data.voxel.size());
+}
+double PencilBeamEngine::setup_seconds() const { return impl_->data.setup_seconds; }
+size_t PencilBeamEngine::memory_bytes() const { return impl_->data.bytes(); }
+double PencilBeamEngine::reference_dmax_mm() const { return impl_->data.model.reference_dmax_mm; }
+
+void set_dose_engine_threads(int n) {
+  if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(n);
+}
+
+}  // namespace vmatplan
