@@ -22,6 +22,7 @@ struct ProcessRun {
 // Runs `sh -c command` with stdout/stderr discarded.
 inline ProcessRun run_process(const std::string& command) {
   ProcessRun r;
+  std::fflush(nullptr);  // else the child would flush our buffered output a second time
   auto t0 = std::chrono::steady_clock::now();
   pid_t pid = fork();
   if (pid == 0) {
