@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "vmatplan/core/error.h"
+#include "vmatplan/core/file_names.h"
 #include "vmatplan/core/staged_output.h"
 #include "vmatplan/io/image_io.h"
 #include "vmatplan/io/patient_loader.h"
@@ -33,15 +34,6 @@ struct Row {
   std::string role;
   StructureStats st;
 };
-
-// Structure names as file names: characters file systems refuse become '_'.
-std::string file_stem_for(const std::string& name) {
-  std::string s;
-  for (unsigned char c : name)
-    s += (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '+') ? char(c) : '_';
-  if (s.empty() || s == "." || s == "..") s = "structure";
-  return s;
-}
 
 nlohmann::json vec(const Vec3& v) { return {v[0], v[1], v[2]}; }
 
@@ -130,8 +122,8 @@ void export_masks(const Patient& p, const std::string& dir) {
   StagedOutput out(dir, StagedOutput::Kind::kDirectory);
   std::set<std::string> used;
   for (const auto& s : p.structures) {
-    std::string stem = file_stem_for(s.name);
-    for (int n = 2; used.count(stem); ++n) stem = file_stem_for(s.name) + "_" + std::to_string(n);
+    std::string stem = safe_file_stem(s.name);
+    for (int n = 2; used.count(stem); ++n) stem = safe_file_stem(s.name) + "_" + std::to_string(n);
     used.insert(stem);
     write_mask(s.mask, out.path() + "/" + stem + ".nii.gz");
   }

@@ -18,6 +18,8 @@
 #include <set>
 
 #include "vmatplan/core/error.h"
+#include "vmatplan/core/file_names.h"
+#include "vmatplan/core/json_file.h"
 #include "vmatplan/core/uid.h"
 #include "vmatplan/io/image_io.h"
 #include "vmatplan/patient/structure_roles.h"
@@ -59,18 +61,7 @@ std::string describe(const ImageGrid& g) {
   return buf;
 }
 
-json read_json(const fs::path& p) {
-  std::ifstream in(p);
-  if (!in) throw InputError(p.string(), "cannot open");
-  try {
-    json j;
-    in >> j;
-    if (!j.is_object()) throw InputError(p.string(), "expected a JSON object");
-    return j;
-  } catch (const json::exception& e) {
-    throw InputError(p.string(), std::string("not valid JSON: ") + e.what());
-  }
-}
+json read_json(const fs::path& p) { return read_json_file(p.string()); }
 
 // Interpreted type from the name when structures.json does not give one.
 std::string guess_type(const std::string& name, const StructureRoles* roles) {
@@ -83,15 +74,6 @@ std::string guess_type(const std::string& name, const StructureRoles* roles) {
   if (key.rfind("ctv", 0) == 0) return "CTV";
   if (key.rfind("gtv", 0) == 0) return "GTV";
   return "ORGAN";
-}
-
-// Characters file systems refuse (or shells dislike) become '_'.
-std::string file_stem_for(const std::string& name) {
-  std::string s;
-  for (unsigned char c : name)
-    s += (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '+') ? char(c) : '_';
-  if (s.empty() || s == "." || s == "..") s = "structure";
-  return s;
 }
 
 void read_identity(const fs::path& file, DicomIdentity& id) {
@@ -222,9 +204,9 @@ void write_image_folder_patient(const Patient& patient, const std::string& dir) 
   for (const auto& st : patient.structures) {
     if (!st.mask.grid.same_geometry(patient.ct_hu.grid, 1e-3))
       throw ProcessingError("structure '" + st.name + "' is not on the CT grid; cannot write " + dir);
-    std::string stem = file_stem_for(st.name);
+    std::string stem = safe_file_stem(st.name);
     // Names that differ only in characters replaced above must not share a file.
-    for (int n = 2; used_files.count(stem); ++n) stem = file_stem_for(st.name) + "_" + std::to_string(n);
+    for (int n = 2; used_files.count(stem); ++n) stem = safe_file_stem(st.name) + "_" + std::to_string(n);
     used_files.insert(stem);
     const std::string rel = "masks/" + stem + ".nii.gz";
     write_mask(st.mask, (fs::path(dir) / rel).string());

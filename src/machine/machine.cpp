@@ -6,6 +6,7 @@
 
 #include "vmatplan/core/config_path.h"
 #include "vmatplan/core/error.h"
+#include "vmatplan/core/json_file.h"
 
 namespace vmatplan {
 namespace {
@@ -172,15 +173,7 @@ Machine Machine::from_json(const nlohmann::json& j, const std::string& source) {
 }
 
 Machine Machine::load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path, "cannot open machine config");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(path, std::string("not valid JSON: ") + e.what());
-  }
-  return from_json(j, path);
+  return from_json(read_json_file(path, "machine config", false), path);
 }
 
 Machine Machine::load_named(const std::string& name_or_path) {

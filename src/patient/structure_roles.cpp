@@ -6,6 +6,7 @@
 
 #include "vmatplan/core/config_path.h"
 #include "vmatplan/core/error.h"
+#include "vmatplan/core/json_file.h"
 
 namespace vmatplan {
 
@@ -19,15 +20,7 @@ std::string StructureRoles::normalize(const std::string& name) {
 }
 
 StructureRoles StructureRoles::load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path, "cannot open structure-role file");
-  nlohmann::json j;
-  try {
-    in >> j;
-  } catch (const std::exception& e) {
-    throw InputError(path, std::string("not valid JSON: ") + e.what());
-  }
-  if (!j.is_object()) throw InputError(path, "expected a JSON object of role: [names]");
+  const nlohmann::json j = read_json_file(path, "structure-role file");
   StructureRoles roles;
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (!it.key().empty() && it.key()[0] == '_') continue;  // comments
