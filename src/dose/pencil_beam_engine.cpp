@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <thread>
+#include <type_traits>
 
 #include "pencil_beam_setup.h"
 #include "vmatplan/core/error.h"
@@ -19,10 +20,11 @@ using torch::autograd::variable_list;
 
 // Sum over entries of one control point of w_k * bilinear(plane_k): forward, and its
 // transpose (scatter of the voxel gradient onto the plane samples): backward.
-template <class T>
+template <class T, int K>
 void gather_forward(const detail::EngineData& d, const T* planes, int64_t cp_begin,
                     int64_t cp_end, T* dose) {
-  const int64_t k_count = d.components, w = d.plane.width;
+  constexpr int64_t k_count = K;
+  const int64_t w = d.plane.width;
   const int64_t plane_size = d.plane.width * d.plane.height * k_count;
   for (int64_t c = cp_begin; c < cp_end; ++c) {
     const T* plane = planes + c * plane_size;
@@ -41,10 +43,11 @@ void gather_forward(const detail::EngineData& d, const T* planes, int64_t cp_beg
   }
 }
 
-template <class T>
+template <class T, int K>
 void gather_backward(const detail::EngineData& d, const T* grad_dose, int64_t cp_begin,
                      int64_t cp_end, T* grad_planes) {
-  const int64_t k_count = d.components, w = d.plane.width;
+  constexpr int64_t k_count = K;
+  const int64_t w = d.plane.width;
   const int64_t plane_size = d.plane.width * d.plane.height * k_count;
   for (int64_t c = cp_begin; c < cp_end; ++c) {
     T* plane = grad_planes + c * plane_size;
@@ -67,6 +70,18 @@ void gather_backward(const detail::EngineData& d, const T* grad_dose, int64_t cp
   }
 }
 
+// The component count as a compile-time constant (unrolled inner loops).
+template <class F>
+void with_components(int64_t k, F f) {
+  switch (k) {
+    case 1: return f(std::integral_constant<int, 1>{});
+    case 2: return f(std::integral_constant<int, 2>{});
+    case 3: return f(std::integral_constant<int, 3>{});
+    case 4: return f(std::integral_constant<int, 4>{});
+    default: throw ProcessingError("dose engine: 1 to 4 kernel components supported");
+  }
+}
+
 struct GatherDose : public torch::autograd::Function<GatherDose> {
   // planes: [control points, height, width, components], contiguous. Returns [voxels].
   static torch::Tensor forward(AutogradContext* ctx, torch::Tensor planes,
@@ -81,10 +96,12 @@ struct GatherDose : public torch::autograd::Function<GatherDose> {
       const scalar_t* p = planes.data_ptr<scalar_t>();
       scalar_t* out = partial.data_ptr<scalar_t>();
       const int64_t per = (d->control_points + threads - 1) / threads;
-      at::parallel_for(0, threads, 1, [&](int64_t b, int64_t e) {
-        for (int64_t t = b; t < e; ++t)
-          gather_forward<scalar_t>(*d, p, t * per, std::min(d->control_points, (t + 1) * per),
-                                   out + t * v);
+      with_components(d->components, [&](auto k) {
+        at::parallel_for(0, threads, 1, [&](int64_t b, int64_t e) {
+          for (int64_t t = b; t < e; ++t)
+            gather_forward<scalar_t, decltype(k)::value>(
+                *d, p, t * per, std::min(d->control_points, (t + 1) * per), out + t * v);
+        });
       });
     });
     return partial.sum(0);
@@ -99,8 +116,10 @@ struct GatherDose : public torch::autograd::Function<GatherDose> {
       const scalar_t* gp = g.data_ptr<scalar_t>();
       scalar_t* out = grad.data_ptr<scalar_t>();
       // Control points own disjoint planes: no write conflicts.
-      at::parallel_for(0, d->control_points, 1, [&](int64_t b, int64_t e) {
-        gather_backward<scalar_t>(*d, gp, b, e, out);
+      with_components(d->components, [&](auto k) {
+        at::parallel_for(0, d->control_points, 1, [&](int64_t b, int64_t e) {
+          gather_backward<scalar_t, decltype(k)::value>(*d, gp, b, e, out);
+        });
       });
     });
     return {grad, torch::Tensor()};

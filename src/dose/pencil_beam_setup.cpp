@@ -140,6 +140,13 @@ EngineData build_engine_data(const Patient& patient, const Machine& machine,
         trace_control_point(d, points, geometry, cps[i], parts[c]);
   });
   d.cp_offsets.assign(1, 0);
+  size_t total = 0;
+  for (const auto& p : parts) total += p.voxel.size();
+  d.voxel.reserve(total);
+  d.base.reserve(total);
+  d.fx.reserve(total);
+  d.fy.reserve(total);
+  d.weight.reserve(total * d.components);
   for (auto& p : parts) {
     for (int64_t n : p.counts) d.cp_offsets.push_back(d.cp_offsets.back() + n);
     d.voxel.insert(d.voxel.end(), p.voxel.begin(), p.voxel.end());
