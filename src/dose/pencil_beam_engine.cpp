@@ -220,6 +220,9 @@ int64_t PencilBeamEngine::entry_count() const {
   return static_cast<int64_t>(impl_->data.voxel.size());
 }
 double PencilBeamEngine::setup_seconds() const { return impl_->data.setup_seconds; }
+int64_t PencilBeamEngine::lattice_control_points() const {
+  return impl_->data.lattice_control_points;
+}
 size_t PencilBeamEngine::memory_bytes() const { return impl_->data.bytes(); }
 double PencilBeamEngine::reference_dmax_mm() const { return impl_->data.model.reference_dmax_mm; }
 

@@ -2,10 +2,13 @@
 // geometry (no LibTorch in this file).
 #include "pencil_beam_setup.h"
 
+#include "depth_lattice.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <memory>
 
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/threads.h"
@@ -18,6 +21,7 @@ struct Entries {
   std::vector<int64_t> counts;  // per control point of this chunk
   std::vector<int32_t> voxel, base;
   std::vector<float> fx, fy, weight;
+  int64_t lattice_count = 0;  // control points whose depths came from a lattice
 };
 
 struct Cp {
@@ -25,18 +29,24 @@ struct Cp {
   const ControlPointGeometry* cp;
 };
 
+// Projects every voxel, keeps those whose projection falls on the sample plane, and
+// takes their radiological depth from an exact per-voxel trace or, when that would cost
+// more (most of the grid in the field), from a beam-aligned depth lattice.
 void trace_control_point(const EngineData& d, const std::vector<Vec3>& points,
-                         const PlanGeometry& geometry, const Cp& c, Entries& out) {
+                         const std::vector<Vec3>& body_corners, const PlanGeometry& geometry,
+                         DepthMethod method, const Cp& c, Entries& out) {
   const BeamModel& m = d.model;
   const SamplePlane& pl = d.plane;
   BeamTransform t(geometry.patient_position, geometry.isocenter_mm, c.cp->gantry_deg,
                   c.cp->collimator_deg, c.cp->couch_deg, m.sad_mm);
   const Mat3& r = t.bld_to_lps_rotation();  // columns: BLD axes in LPS
   const Vec3 iso = geometry.isocenter_mm;
-  const Vec3 source = t.source_lps();
   const double sad = m.sad_mm;
-  const int64_t k_count = d.components;
-  int64_t n = 0;
+  struct Hit {
+    int32_t voxel;
+    double u, w, z, x_iso, y_iso;
+  };
+  std::vector<Hit> hits;
   for (size_t v = 0; v < points.size(); ++v) {
     const Vec3 p{points[v][0] - iso[0], points[v][1] - iso[1], points[v][2] - iso[2]};
     double bx = r[0] * p[0] + r[3] * p[1] + r[6] * p[2];
@@ -44,21 +54,41 @@ void trace_control_point(const EngineData& d, const std::vector<Vec3>& points,
     double bz = r[2] * p[0] + r[5] * p[1] + r[8] * p[2];
     double z = sad - bz;  // distance from the source along the central axis
     if (z < 1.0) continue;
-    double u = (bx * sad / z - pl.x0_mm) / pl.step_mm;
-    double w = (by * sad / z - pl.y0_mm) / pl.step_mm;
+    double xi = bx * sad / z, yi = by * sad / z;
+    double u = (xi - pl.x0_mm) / pl.step_mm, w = (yi - pl.y0_mm) / pl.step_mm;
     if (!(u >= 0 && w >= 0 && u < pl.width - 1 && w < pl.height - 1)) continue;
-    int64_t ix = static_cast<int64_t>(u), iy = static_cast<int64_t>(w);
-    double depth = radiological_depth_mm(d.volume, d.volume.compute_voxels[v], source);
-    double isl = m.calibration * (sad / z) * (sad / z);
-    out.voxel.push_back(static_cast<int32_t>(v));
+    hits.push_back({static_cast<int32_t>(v), u, w, z, xi, yi});
+  }
+
+  const ImageGrid& g = d.volume.grid;
+  const double du = g.spacing_mm[0];
+  const std::array<double, 2> zr = DepthLattice::z_range(body_corners, t);
+  const int nu = static_cast<int>(std::ceil((pl.width - 1) * pl.step_mm / du)) + 1;
+  const int nv = static_cast<int>(std::ceil((pl.height - 1) * pl.step_mm / du)) + 1;
+  const double dz = 0.5 * du;
+  const double lattice_cost = 3.0 * nu * nv * ((zr[1] - zr[0]) / dz + 1);
+  const double trace_cost = 0.5 * hits.size() * (g.size[0] + g.size[1] + g.size[2]);
+  std::unique_ptr<DepthLattice> lattice;
+  if (method == DepthMethod::kLattice ||
+      (method == DepthMethod::kAuto && lattice_cost < trace_cost))
+    lattice = std::make_unique<DepthLattice>(d.volume, t, pl.x0_mm, pl.y0_mm, du, nu, nv,
+                                             zr[0], zr[1], dz);
+  const Vec3 source = t.source_lps();
+  const int64_t k_count = d.components;
+  for (const Hit& h : hits) {
+    double depth = lattice ? lattice->depth_mm(h.x_iso, h.y_iso, h.z)
+                           : radiological_depth_mm(d.volume, d.volume.compute_voxels[h.voxel], source);
+    int64_t ix = static_cast<int64_t>(h.u), iy = static_cast<int64_t>(h.w);
+    double isl = m.calibration * (sad / h.z) * (sad / h.z);
+    out.voxel.push_back(h.voxel);
     out.base.push_back(static_cast<int32_t>(iy * pl.width + ix));
-    out.fx.push_back(static_cast<float>(u - ix));
-    out.fy.push_back(static_cast<float>(w - iy));
+    out.fx.push_back(static_cast<float>(h.u - ix));
+    out.fy.push_back(static_cast<float>(h.w - iy));
     for (int64_t k = 0; k < k_count; ++k)
       out.weight.push_back(static_cast<float>(isl * m.component_weight(static_cast<int>(k), depth)));
-    ++n;
   }
-  out.counts.push_back(n);
+  out.counts.push_back(static_cast<int64_t>(hits.size()));
+  if (lattice) ++out.lattice_count;
 }
 
 }  // namespace
@@ -130,6 +160,7 @@ EngineData build_engine_data(const Patient& patient, const Machine& machine,
                                      static_cast<double>(l / (g.size[0] * g.size[1]))});
   }
 
+  const std::vector<Vec3> corners = DepthLattice::body_corners(d.volume);
   // Control points in contiguous chunks, one per thread; merged in order.
   const int chunks = std::max(1, std::min<int>(thread_count(), static_cast<int>(cps.size())));
   std::vector<Entries> parts(chunks);
@@ -137,7 +168,8 @@ EngineData build_engine_data(const Patient& patient, const Machine& machine,
   parallel_for(chunks, [&](long b, long e) {
     for (long c = b; c < e; ++c)
       for (long i = c * per; i < std::min<long>((c + 1) * per, cps.size()); ++i)
-        trace_control_point(d, points, geometry, cps[i], parts[c]);
+        trace_control_point(d, points, corners, geometry, options.depth_method, cps[i],
+                            parts[c]);
   });
   d.cp_offsets.assign(1, 0);
   size_t total = 0;
@@ -148,6 +180,7 @@ EngineData build_engine_data(const Patient& patient, const Machine& machine,
   d.fy.reserve(total);
   d.weight.reserve(total * d.components);
   for (auto& p : parts) {
+    d.lattice_control_points += p.lattice_count;
     for (int64_t n : p.counts) d.cp_offsets.push_back(d.cp_offsets.back() + n);
     d.voxel.insert(d.voxel.end(), p.voxel.begin(), p.voxel.end());
     d.base.insert(d.base.end(), p.base.begin(), p.base.end());

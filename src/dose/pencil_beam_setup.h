@@ -33,6 +33,7 @@ struct EngineData {
   std::vector<float> fx, fy;        // bilinear fractions in [0, 1)
   std::vector<float> weight;        // [entry][component]: c_cal (SAD/z)^2 w_k(d)
   double setup_seconds = 0;
+  int64_t lattice_control_points = 0;  // depths from a lattice rather than exact traces
 
   size_t bytes() const {
     return voxel.size() * (2 * sizeof(int32_t) + 2 * sizeof(float)) +

@@ -25,6 +25,11 @@ namespace at { class Tensor; }
 
 namespace vmatplan {
 
+// How radiological depths are found in set-up: an exact trace per voxel (Siddon-like DDA),
+// or interpolation on a beam-aligned lattice of exactly integrated rays (spacing = dose
+// spacing); kAuto picks whichever costs less for each control point.
+enum class DepthMethod { kAuto, kExactTrace, kLattice };
+
 struct DoseEngineOptions {
   double dose_spacing_mm = 5.0;   // isotropic dose grid aligned with the CT, inside BODY
   std::string body_role = "body"; // which structure bounds the dose grid (StructureRoles)
@@ -35,6 +40,7 @@ struct DoseEngineOptions {
   // Optional mask on the CT grid: compute only dose voxels touching it (and in the body).
   // Only read during construction.
   const Mask* compute_mask = nullptr;
+  DepthMethod depth_method = DepthMethod::kAuto;
 };
 
 class PencilBeamEngine {
@@ -61,6 +67,7 @@ class PencilBeamEngine {
   const FluenceGrid& fluence_grid() const;
   int64_t entry_count() const;        // (control point, voxel) pairs in the field
   double setup_seconds() const;       // ray tracing and precomputation
+  int64_t lattice_control_points() const;  // control points whose depths used a lattice
   size_t memory_bytes() const;        // precomputed data held by the engine
   double reference_dmax_mm() const;   // of the beam model's calibration field
 
