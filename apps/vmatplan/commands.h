@@ -27,5 +27,6 @@ Command register_inspect(CLI::App& app, const GlobalOptions& global);
 Command register_phantom(CLI::App& app, const GlobalOptions& global);
 Command register_water(CLI::App& app, const GlobalOptions& global);
 Command register_dose(CLI::App& app, const GlobalOptions& global);
+Command register_evaluate(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace vmatplan::cli

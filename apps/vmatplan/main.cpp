@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
 
   std::map<CLI::App*, cli::RunFn> runs;
   for (auto cmd : {cli::register_inspect(app, global), cli::register_phantom(app, global),
-                    cli::register_water(app, global), cli::register_dose(app, global)})
+                    cli::register_water(app, global), cli::register_dose(app, global),
+                    cli::register_evaluate(app, global)})
     runs[cmd.app] = cmd.run;
 
   try {

@@ -1,0 +1,29 @@
+#pragma once
+// The DVH plot as a standalone SVG document, written by hand (no plotting library):
+// every structure's cumulative DVH in its own colour, the prescription level(s) as
+// dashed vertical lines, a legend, and axes with ticks: dose (Gy) vs volume (%).
+//
+//   std::string svg = render_dvh_svg(evaluation);
+#include <string>
+#include <vector>
+
+#include "vmatplan/evaluation/plan_evaluation.h"
+
+namespace vmatplan {
+
+struct DvhPlotOptions {
+  int width_px = 960;
+  int height_px = 560;
+  std::string title;  // default: "DVH – <protocol>"
+};
+
+std::string render_dvh_svg(const PlanEvaluation& evaluation, const DvhPlotOptions& options = {});
+
+// "Nice" axis ticks (1, 2, 2.5 or 5 times a power of ten) covering [0, max]; the last tick
+// is >= max. Exposed for tests.
+std::vector<double> nice_ticks(double max, int target_count = 8);
+
+// Escapes &, <, >, " and ' for XML/HTML text and attributes.
+std::string xml_escape(const std::string& text);
+
+}  // namespace vmatplan
