@@ -26,6 +26,9 @@ struct Command {
 Command register_inspect(CLI::App& app, const GlobalOptions& global);
 Command register_phantom(CLI::App& app, const GlobalOptions& global);
 Command register_water(CLI::App& app, const GlobalOptions& global);
+Command register_check(CLI::App& app, const GlobalOptions& global);
+Command register_sequence(CLI::App& app, const GlobalOptions& global);
+Command register_export(CLI::App& app, const GlobalOptions& global);
 Command register_dose(CLI::App& app, const GlobalOptions& global);
 Command register_evaluate(CLI::App& app, const GlobalOptions& global);
 

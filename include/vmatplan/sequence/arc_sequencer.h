@@ -1,0 +1,72 @@
+#pragma once
+// Arc leaf sequencing: fluence maps on an arc -> one MLC aperture and a meterset weight per
+// control point, within the machine's limits.
+//
+// Method (sector-wise sliding window; Craft et al., "Multicriteria VMAT optimization", Med
+// Phys 39:686, 2012, "arc sequencing"; cf. the sliding-window VMAT of Papp & Unkelbach,
+// Med Phys 41:011701, 2014 and Christiansen et al., PMB 63:085012, 2018):
+//  0. Each input control-point interval is split into `cp_subdivision` delivery intervals.
+//  1. The arc is cut into sectors of about `sector_deg`; a sector's fluence is the sum of
+//     its intervals' fluence (each control point's map is shared half/half by the two
+//     intervals next to it).
+//  2. Each sector's fluence is delivered by one unidirectional sweep of every active leaf
+//     pair across that pair's fluence extent, alternating the direction from sector to
+//     sector so that the leaves end where the next sweep starts. The leaf trajectories are
+//     the minimum-MU sliding-window solution (Spirou & Chui, Med Phys 21:1031, 1994; Stein
+//     et al., Med Phys 21:1055, 1994): between bixel edges both leaves move at the row's
+//     speed, and at an edge where fluence rises the trailing leaf waits, where it falls the
+//     leading leaf waits, so that exposure = trailing-leaf MU - leading-leaf MU.
+//  3. The sector's MU and duration are the smallest that let every row finish its sweep at
+//     the (margin-reduced) maximum leaf speed, gantry speed and dose rate, and that keep the
+//     dose rate and MU/degree above the machine minima (delivery_timing.h). Rows that need
+//     fewer MU sweep more slowly, so all rows finish together.
+//  4. Rows without fluence, and pairs outside the fluence grid, are closed (minimum dynamic
+//     gap) and parked under the X1 jaw (or at the field edge when the machine has no X
+//     jaws). The result is checked with check_deliverability(); a violation is a bug and
+//     raises ProcessingError.
+// The dose-based meterset re-optimization (recover quality lost here, issue 5) needs the
+// dose engine and is not part of this step.
+//
+//   SequencedPlan s = sequence_arcs(load_plan("plan.json"), machine, SequencerOptions{});
+#include <string>
+#include <vector>
+
+#include "vmatplan/geometry/delivery_plan.h"
+#include "vmatplan/geometry/plan_file.h"
+#include "vmatplan/machine/machine.h"
+
+namespace vmatplan {
+
+struct SequencerOptions {
+  double sector_deg = 20.0;          // arc length delivered by one sweep
+  // Control points per input interval in the delivery: sweeps sample the leaf trajectories
+  // at control points only, so finer steps follow the fluence more closely.
+  int cp_subdivision = 2;
+  // Sweeps slow down (gantry and leaves) until the sector MU is at most the largest row
+  // modulation (positive variation, MU) / this: fewer MU, less leakage through the leaf gap.
+  double sweep_efficiency = 0.5;
+  int static_beam_intervals = 12;    // sweep steps of a static beam (dynamic MLC)
+  double limit_margin = 0.95;        // fraction of leaf speed, gantry speed, dose rate used
+  double gap_margin_mm = 0.05;       // extra above the minimum dynamic leaf gap
+  int fractions = 20;                // the fluence is for the whole plan, MU per fraction = / this
+  double prescription_dose_gy = 60.0;
+  std::string target_name = "PTV";
+  std::string label = "vmatplan";
+};
+
+struct SequencedPlan {
+  DeliveryPlan plan;
+  // Per beam: the delivery control-point indices where sweeps start and end (first 0,
+  // last N-1); input control point c is delivery control point c * subdivision.
+  std::vector<std::vector<int>> sector_edges;
+  int subdivision = 1;
+};
+
+SequencedPlan sequence_arcs(const PlanFile& fluence_plan, const Machine& machine,
+                            const SequencerOptions& options = {});
+
+// Sector edges (control-point indices) for `interval_count` intervals of `step_deg` each:
+// about sector_deg per sector, sizes differing by at most one interval.
+std::vector<int> sector_edges(int interval_count, double step_deg, double sector_deg);
+
+}  // namespace vmatplan

@@ -1,0 +1,224 @@
+#include "vmatplan/geometry/delivery_plan.h"
+
+#include <cmath>
+
+#include "vmatplan/core/error.h"
+
+namespace vmatplan {
+namespace {
+
+using nlohmann::json;
+
+std::string direction_name(RotationDirection d) {
+  switch (d) {
+    case RotationDirection::kClockwise: return "CW";
+    case RotationDirection::kCounterClockwise: return "CC";
+    default: return "NONE";
+  }
+}
+
+// Field access that reports "field a.b: problem" against the source file.
+struct Reader {
+  std::string source;
+  [[noreturn]] void fail(const std::string& field, const std::string& problem) const {
+    throw InputError(source, "field " + field + ": " + problem);
+  }
+  const json& at(const json& j, const std::string& key, const std::string& ctx) const {
+    if (!j.is_object() || !j.contains(key)) fail(ctx + key, "missing");
+    return j.at(key);
+  }
+  double number(const json& j, const std::string& key, const std::string& ctx) const {
+    const json& v = at(j, key, ctx);
+    if (!v.is_number()) fail(ctx + key, "expected a number");
+    return v.get<double>();
+  }
+  std::string string(const json& j, const std::string& key, const std::string& ctx) const {
+    const json& v = at(j, key, ctx);
+    if (!v.is_string()) fail(ctx + key, "expected a string");
+    return v.get<std::string>();
+  }
+  std::vector<double> numbers(const json& j, const std::string& key, const std::string& ctx) const {
+    const json& v = at(j, key, ctx);
+    if (!v.is_array()) fail(ctx + key, "expected an array of numbers");
+    std::vector<double> out;
+    out.reserve(v.size());
+    for (const auto& x : v) {
+      if (!x.is_number()) fail(ctx + key, "expected an array of numbers");
+      out.push_back(x.get<double>());
+    }
+    return out;
+  }
+  RotationDirection direction(const json& j, const std::string& key, const std::string& ctx) const {
+    const std::string d = string(j, key, ctx);
+    if (d == "CW") return RotationDirection::kClockwise;
+    if (d == "CC") return RotationDirection::kCounterClockwise;
+    if (d == "NONE") return RotationDirection::kNone;
+    fail(ctx + key, "expected CW, CC or NONE, found '" + d + "'");
+  }
+};
+
+json cp_to_json(const DeliveryControlPoint& cp) {
+  return {{"gantry_deg", cp.gantry_deg},
+          {"gantry_direction", direction_name(cp.gantry_direction)},
+          {"collimator_deg", cp.collimator_deg},
+          {"couch_deg", cp.couch_deg},
+          {"jaws_mm", {cp.x1_mm, cp.x2_mm, cp.y1_mm, cp.y2_mm}},
+          {"leaf_x1_mm", cp.leaf_x1_mm},
+          {"leaf_x2_mm", cp.leaf_x2_mm},
+          {"cumulative_meterset_weight", cp.cumulative_meterset_weight},
+          {"dose_rate_mu_per_min", cp.dose_rate_mu_per_min}};
+}
+
+DeliveryControlPoint cp_from_json(const json& j, const Reader& r, const std::string& ctx,
+                                  int pairs) {
+  DeliveryControlPoint cp;
+  cp.gantry_deg = r.number(j, "gantry_deg", ctx);
+  cp.gantry_direction = r.direction(j, "gantry_direction", ctx);
+  cp.collimator_deg = r.number(j, "collimator_deg", ctx);
+  cp.couch_deg = r.number(j, "couch_deg", ctx);
+  auto jaws = r.numbers(j, "jaws_mm", ctx);
+  if (jaws.size() != 4) r.fail(ctx + "jaws_mm", "expected 4 values [x1, x2, y1, y2]");
+  cp.x1_mm = jaws[0], cp.x2_mm = jaws[1], cp.y1_mm = jaws[2], cp.y2_mm = jaws[3];
+  cp.leaf_x1_mm = r.numbers(j, "leaf_x1_mm", ctx);
+  cp.leaf_x2_mm = r.numbers(j, "leaf_x2_mm", ctx);
+  if (static_cast<int>(cp.leaf_x1_mm.size()) != pairs ||
+      static_cast<int>(cp.leaf_x2_mm.size()) != pairs)
+    r.fail(ctx + "leaf_x1_mm", "expected " + std::to_string(pairs) + " leaves per bank");
+  cp.cumulative_meterset_weight = r.number(j, "cumulative_meterset_weight", ctx);
+  cp.dose_rate_mu_per_min = r.number(j, "dose_rate_mu_per_min", ctx);
+  return cp;
+}
+
+}  // namespace
+
+double DeliveryBeam::interval_mu(size_t i) const {
+  if (i + 1 >= control_points.size() || final_cumulative_meterset_weight <= 0) return 0.0;
+  const double dw = control_points[i + 1].cumulative_meterset_weight -
+                    control_points[i].cumulative_meterset_weight;
+  return meterset_mu * dw / final_cumulative_meterset_weight;
+}
+
+double DeliveryPlan::total_mu_per_fraction() const {
+  double mu = 0;
+  for (const auto& b : beams) mu += b.meterset_mu;
+  return mu;
+}
+
+double gantry_step_deg(const DeliveryControlPoint& from, const DeliveryControlPoint& to) {
+  const double d = to.gantry_deg - from.gantry_deg;
+  auto wrap = [](double a) {
+    double r = std::fmod(a, 360.0);
+    if (r < 0) r += 360.0;
+    return r > 360.0 - 1e-9 ? 0.0 : r;
+  };
+  switch (from.gantry_direction) {
+    case RotationDirection::kClockwise: return wrap(d);
+    case RotationDirection::kCounterClockwise: return wrap(-d);
+    default: {
+      const double a = wrap(d);
+      return std::min(a, 360.0 - a) < 1e-9 ? 0.0 : std::min(a, 360.0 - a);
+    }
+  }
+}
+
+json delivery_plan_to_json(const DeliveryPlan& plan) {
+  json beams = json::array();
+  for (const auto& b : plan.beams) {
+    json cps = json::array();
+    for (const auto& cp : b.control_points) cps.push_back(cp_to_json(cp));
+    beams.push_back({{"number", b.number},
+                     {"name", b.name},
+                     {"machine_name", b.machine_name},
+                     {"beam_type", b.beam_type},
+                     {"radiation_type", b.radiation_type},
+                     {"delivery_type", b.delivery_type},
+                     {"energy_mv", b.energy_mv},
+                     {"dose_rate_mu_per_min", b.dose_rate_mu_per_min},
+                     {"sad_mm", b.sad_mm},
+                     {"isocenter_mm", b.isocenter_mm},
+                     {"meterset_mu", b.meterset_mu},
+                     {"final_cumulative_meterset_weight", b.final_cumulative_meterset_weight},
+                     {"x_jaw_type", b.x_jaw_type},
+                     {"y_jaw_type", b.y_jaw_type},
+                     {"leaf_boundaries_mm", b.leaf_boundaries_mm},
+                     {"control_points", cps}});
+  }
+  const DicomIdentity& id = plan.identity;
+  return {{"format", "vmatplan-delivery"},
+          {"version", 1},
+          {"label", plan.label},
+          {"sop_instance_uid", plan.sop_instance_uid},
+          {"identity", {{"patient_id", id.patient_id},
+                        {"patient_name", id.patient_name},
+                        {"study_instance_uid", id.study_instance_uid},
+                        {"series_instance_uid", id.series_instance_uid},
+                        {"frame_of_reference_uid", id.frame_of_reference_uid},
+                        {"structure_set_sop_instance_uid", id.structure_set_sop_instance_uid},
+                        {"patient_position", id.patient_position}}},
+          {"patient_position", plan.patient_position},
+          {"prescription_dose_gy", plan.prescription_dose_gy},
+          {"fractions", plan.fractions},
+          {"target_name", plan.target_name},
+          {"beams", beams}};
+}
+
+DeliveryPlan delivery_plan_from_json(const json& j, const std::string& source) {
+  Reader r{source};
+  const std::string ctx = "delivery.";
+  if (!j.is_object()) r.fail("delivery", "expected an object");
+  if (j.value("format", "") != "vmatplan-delivery")
+    r.fail(ctx + "format", "expected \"vmatplan-delivery\"");
+  DeliveryPlan p;
+  p.label = r.string(j, "label", ctx);
+  p.sop_instance_uid = r.string(j, "sop_instance_uid", ctx);
+  const json& id = r.at(j, "identity", ctx);
+  const std::string ictx = ctx + "identity.";
+  p.identity.patient_id = r.string(id, "patient_id", ictx);
+  p.identity.patient_name = r.string(id, "patient_name", ictx);
+  p.identity.study_instance_uid = r.string(id, "study_instance_uid", ictx);
+  p.identity.series_instance_uid = r.string(id, "series_instance_uid", ictx);
+  p.identity.frame_of_reference_uid = r.string(id, "frame_of_reference_uid", ictx);
+  p.identity.structure_set_sop_instance_uid = r.string(id, "structure_set_sop_instance_uid", ictx);
+  p.identity.patient_position = r.string(id, "patient_position", ictx);
+  p.patient_position = r.string(j, "patient_position", ctx);
+  p.prescription_dose_gy = r.number(j, "prescription_dose_gy", ctx);
+  p.fractions = static_cast<int>(r.number(j, "fractions", ctx));
+  if (p.fractions < 1) r.fail(ctx + "fractions", "must be at least 1");
+  p.target_name = r.string(j, "target_name", ctx);
+  const json& beams = r.at(j, "beams", ctx);
+  if (!beams.is_array()) r.fail(ctx + "beams", "expected an array");
+  for (size_t i = 0; i < beams.size(); ++i) {
+    const std::string bctx = ctx + "beams[" + std::to_string(i) + "].";
+    const json& jb = beams[i];
+    DeliveryBeam b;
+    b.number = static_cast<int>(r.number(jb, "number", bctx));
+    b.name = r.string(jb, "name", bctx);
+    b.machine_name = r.string(jb, "machine_name", bctx);
+    b.beam_type = r.string(jb, "beam_type", bctx);
+    b.radiation_type = r.string(jb, "radiation_type", bctx);
+    b.delivery_type = r.string(jb, "delivery_type", bctx);
+    b.energy_mv = r.number(jb, "energy_mv", bctx);
+    b.dose_rate_mu_per_min = r.number(jb, "dose_rate_mu_per_min", bctx);
+    b.sad_mm = r.number(jb, "sad_mm", bctx);
+    auto iso = r.numbers(jb, "isocenter_mm", bctx);
+    if (iso.size() != 3) r.fail(bctx + "isocenter_mm", "expected 3 values");
+    b.isocenter_mm = {iso[0], iso[1], iso[2]};
+    b.meterset_mu = r.number(jb, "meterset_mu", bctx);
+    b.final_cumulative_meterset_weight = r.number(jb, "final_cumulative_meterset_weight", bctx);
+    b.x_jaw_type = r.string(jb, "x_jaw_type", bctx);
+    b.y_jaw_type = r.string(jb, "y_jaw_type", bctx);
+    b.leaf_boundaries_mm = r.numbers(jb, "leaf_boundaries_mm", bctx);
+    if (b.leaf_boundaries_mm.size() == 1)
+      r.fail(bctx + "leaf_boundaries_mm", "expected pairs + 1 values");
+    const json& cps = r.at(jb, "control_points", bctx);
+    if (!cps.is_array() || cps.empty())
+      r.fail(bctx + "control_points", "expected a non-empty array");
+    for (size_t c = 0; c < cps.size(); ++c)
+      b.control_points.push_back(cp_from_json(
+          cps[c], r, bctx + "control_points[" + std::to_string(c) + "].", b.pair_count()));
+    p.beams.push_back(std::move(b));
+  }
+  return p;
+}
+
+}  // namespace vmatplan

@@ -1,0 +1,106 @@
+#include "rt_dicom_common.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+
+#include "vmatplan/core/error.h"
+
+namespace vmatplan::rt {
+
+std::string ds(double v) {
+  if (v == 0.0 || std::abs(v) < 1e-300) return "0";
+  char buf[64];
+  for (bool allow_exponent : {false, true})  // "20" rather than "2e+01" where both fit
+    for (int p = 1; p <= 17; ++p) {
+      std::snprintf(buf, sizeof buf, "%.*g", p, v);
+      if (std::strlen(buf) > 16) break;
+      if (!allow_exponent && std::strchr(buf, 'e')) continue;
+      if (std::strtod(buf, nullptr) == v) return buf;
+    }
+  for (int p = 16; p >= 1; --p) {
+    std::snprintf(buf, sizeof buf, "%.*g", p, v);
+    if (std::strlen(buf) <= 16) return buf;
+  }
+  return "0";
+}
+
+std::string ds_list(const std::vector<double>& values) {
+  std::string s;
+  for (size_t i = 0; i < values.size(); ++i) s += (i ? "\\" : "") + ds(values[i]);
+  return s;
+}
+
+void put(DcmItem& item, const DcmTagKey& tag, const std::string& value, const std::string& file) {
+  OFCondition c = item.putAndInsertString(tag, value.c_str());
+  if (c.bad())
+    throw ProcessingError(file + ": cannot set " + DcmTag(tag).getTagName() + ": " + c.text());
+}
+
+DcmItem& new_item(DcmItem& parent, const DcmTagKey& seq, const std::string& file) {
+  DcmItem* item = nullptr;
+  OFCondition c = parent.findOrCreateSequenceItem(seq, item, -2);  // -2: append
+  if (c.bad() || !item)
+    throw ProcessingError(file + ": cannot add an item to " + DcmTag(seq).getTagName());
+  return *item;
+}
+
+std::string get_string(DcmItem& item, const DcmTagKey& tag) {
+  OFString s;
+  if (item.findAndGetOFStringArray(tag, s, false).bad()) return "";
+  std::string r = s.c_str();
+  while (!r.empty() && (r.back() == ' ' || r.back() == '\0')) r.pop_back();
+  while (!r.empty() && r.front() == ' ') r.erase(r.begin());
+  return r;
+}
+
+bool has(DcmItem& item, const DcmTagKey& tag) { return item.tagExistsWithValue(tag, false); }
+
+bool get_number(DcmItem& item, const DcmTagKey& tag, double& out) {
+  const std::string s = get_string(item, tag);
+  if (s.empty()) return false;
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (end == s.c_str() || !std::isfinite(v)) return false;
+  out = v;
+  return true;
+}
+
+std::vector<double> get_numbers(DcmItem& item, const DcmTagKey& tag) {
+  std::vector<double> out;
+  const std::string s = get_string(item, tag);
+  size_t start = 0;
+  while (start <= s.size() && !s.empty()) {
+    size_t end = s.find('\\', start);
+    if (end == std::string::npos) end = s.size();
+    out.push_back(std::strtod(s.substr(start, end - start).c_str(), nullptr));
+    start = end + 1;
+  }
+  return out;
+}
+
+std::vector<DcmItem*> items(DcmItem& item, const DcmTagKey& seq) {
+  std::vector<DcmItem*> out;
+  DcmSequenceOfItems* sq = nullptr;
+  if (item.findAndGetSequence(seq, sq, false).bad() || !sq) return out;
+  for (unsigned long i = 0; i < sq->card(); ++i) out.push_back(sq->getItem(i));
+  return out;
+}
+
+std::string today_da() {
+  std::time_t t = std::time(nullptr);
+  char buf[16];
+  std::strftime(buf, sizeof buf, "%Y%m%d", std::localtime(&t));
+  return buf;
+}
+
+std::string now_tm() {
+  std::time_t t = std::time(nullptr);
+  char buf[16];
+  std::strftime(buf, sizeof buf, "%H%M%S", std::localtime(&t));
+  return buf;
+}
+
+}  // namespace vmatplan::rt

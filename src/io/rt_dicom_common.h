@@ -1,0 +1,36 @@
+#pragma once
+// Helpers shared by the RT Plan / RT Dose writers, reader and validator (private to io).
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcitem.h>
+#include <dcmtk/dcmdata/dcsequen.h>
+
+#include <string>
+#include <vector>
+
+namespace vmatplan::rt {
+
+constexpr const char* kRtPlanStorage = "1.2.840.10008.5.1.4.1.1.481.5";
+constexpr const char* kRtDoseStorage = "1.2.840.10008.5.1.4.1.1.481.2";
+constexpr const char* kRtStructureSetStorage = "1.2.840.10008.5.1.4.1.1.481.3";
+
+// Decimal String (PS3.5 6.2: at most 16 characters): the shortest text that reads back
+// as the same double, else the closest 16-character text.
+std::string ds(double v);
+std::string ds_list(const std::vector<double>& values);
+
+// putAndInsertString that throws ProcessingError naming `file` and the attribute.
+void put(DcmItem& item, const DcmTagKey& tag, const std::string& value, const std::string& file);
+// Appends a new item to the sequence `seq` of `parent`.
+DcmItem& new_item(DcmItem& parent, const DcmTagKey& seq, const std::string& file);
+
+// Reading: value or "" / nullopt-like defaults.
+std::string get_string(DcmItem& item, const DcmTagKey& tag);
+bool has(DcmItem& item, const DcmTagKey& tag);
+bool get_number(DcmItem& item, const DcmTagKey& tag, double& out);  // false when absent/bad
+std::vector<double> get_numbers(DcmItem& item, const DcmTagKey& tag);
+std::vector<DcmItem*> items(DcmItem& item, const DcmTagKey& seq);
+
+std::string today_da();  // YYYYMMDD
+std::string now_tm();    // HHMMSS
+
+}  // namespace vmatplan::rt

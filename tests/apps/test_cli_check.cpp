@@ -1,0 +1,82 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "sequence/synthetic_plan.h"
+#include "test_support.h"
+#include "vmatplan/io/rtplan_reader.h"
+#include "vmatplan/io/rtplan_writer.h"
+
+using namespace vmatplan;
+using vmatplan::test::run_cli;
+namespace fs = std::filesystem;
+
+TEST_CASE("check: the Varian VMAT plan is deliverable, a corrupted copy is not", "[cli][check]") {
+  const std::string f = test::data_file("dicom/pymedphys/RP.almost_anonymised.dcm");
+  VMATPLAN_SKIP_IF_EMPTY(f, "pymedphys RP.almost_anonymised.dcm");
+  auto r = run_cli("check '" + f + "'");
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("generic_6mv_hd120") != std::string::npos);
+  CHECK(r.out.find("deliverable: yes") != std::string::npos);
+
+  auto j = run_cli("check '" + f + "' --machine generic_6mv_hd120 --json");
+  REQUIRE(j.exit_code == 0);
+  const auto parsed = nlohmann::json::parse(j.out);
+  CHECK(parsed["deliverable"] == true);
+  CHECK(parsed["complexity"]["total_mu_per_fraction"].get<double>() == Approx(393));
+
+  DeliveryPlan bad = read_rtplan(f);
+  bad.beams[0].control_points[30].cumulative_meterset_weight = 0.0;
+  const std::string bad_file = test::scratch_dir("cli_check") + "/RP_bad.dcm";
+  write_rtplan(bad, bad_file);
+  auto b = run_cli("check '" + bad_file + "' --machine generic_6mv_hd120");
+  CHECK(b.exit_code == 1);
+  CHECK(b.out.find("cp 30 meterset") != std::string::npos);
+  CHECK(b.out.find("deliverable: no") != std::string::npos);
+
+  auto missing = run_cli("check /nonexistent/RP.dcm");
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.err.find("/nonexistent/RP.dcm") != std::string::npos);
+}
+
+TEST_CASE("sequence, check and export chain through files", "[cli][sequence]") {
+  const std::string dir = test::scratch_dir("cli_sequence");
+  const Machine m = Machine::load_named("generic_6mv_mlc120");
+  save_plan(test::synthetic_fluence_plan(m, 2, test::FluenceShape::kBlob), dir + "/plan.json");
+
+  auto s = run_cli("sequence --plan '" + dir + "/plan.json' --out '" + dir + "/plan2.json'");
+  INFO(s.out << s.err);
+  REQUIRE(s.exit_code == 0);
+  CHECK(fs::exists(dir + "/plan2.safetensors"));
+  const PlanFile p2 = load_plan(dir + "/plan2.json");
+  CHECK(p2.extra.contains("delivery"));
+  CHECK(p2.fluence.control_point_count == p2.geometry.control_point_count());
+
+  auto again = run_cli("sequence --plan '" + dir + "/plan.json' --out '" + dir + "/plan2.json'");
+  CHECK(again.exit_code == 1);  // no overwrite without --overwrite
+
+  auto c = run_cli("check '" + dir + "/plan2.json'");
+  INFO(c.out << c.err);
+  CHECK(c.exit_code == 0);
+  CHECK(c.out.find("deliverable: yes") != std::string::npos);
+
+  auto bad = run_cli("sequence --plan '" + dir + "/missing.json' --out '" + dir + "/x.json'");
+  CHECK(bad.exit_code == 1);
+  CHECK_FALSE(fs::exists(dir + "/x.json"));
+
+  const std::string patient = dir + "/patient";
+  REQUIRE(run_cli("phantom --seed 5 --spacing 6,6,8 --out '" + patient + "'").exit_code == 0);
+  auto e = run_cli("export --patient '" + patient + "' --plan '" + dir + "/plan2.json' --out '" + dir + "/dicom'");
+  INFO(e.out << e.err);
+  REQUIRE(e.exit_code == 0);
+  const DeliveryPlan rp = read_rtplan(dir + "/dicom/RP.dcm");
+  CHECK(!rp.identity.structure_set_sop_instance_uid.empty());
+  auto ce = run_cli("check '" + dir + "/dicom/RP.dcm'");
+  CHECK(ce.exit_code == 0);
+  auto e2 = run_cli("export --patient '" + patient + "' --plan '" + dir + "/plan.json' --out '" + dir + "/dicom2'");
+  CHECK(e2.exit_code == 1);  // a fluence plan has no delivery section
+  CHECK(e2.err.find("sequence") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir + "/dicom2"));
+}
