@@ -79,9 +79,16 @@ int run_water(const WaterOptions& opt, const GlobalOptions& global) {
               w.profile_width_50_mm, w.profile_width_80_mm, w.penumbra_20_80_mm);
   std::printf("output factors     (depth %g mm, relative to 100x100)\n", s.output_factor_depth_mm);
   for (const auto& [f, v] : w.output_factors) std::printf("  %5g x %-5g  %.3f\n", f, f, v);
-  std::printf("depth dose\n");
-  for (const auto& [d, p] : w.pdd_percent)
-    if (std::fmod(d + 0.5 * s.spacing_mm, 10.0) < s.spacing_mm) std::printf("  %6.1f mm  %5.1f %%\n", d, p);
+  std::printf("depth dose (interpolated between voxel centres)\n");
+  const auto& pdd = w.pdd_percent;
+  for (double depth : {5.0, 10.0, 15.0, 20.0, 30.0, 50.0, 75.0, 100.0, 150.0, 200.0, 250.0, 300.0}) {
+    for (size_t i = 1; i < pdd.size(); ++i)
+      if (pdd[i].first >= depth && pdd[i - 1].first <= depth) {
+        double t = (depth - pdd[i - 1].first) / (pdd[i].first - pdd[i - 1].first);
+        std::printf("  %6.1f mm  %5.1f %%\n", depth, pdd[i - 1].second + t * (pdd[i].second - pdd[i - 1].second));
+        break;
+      }
+  }
   return 0;
 }
 

@@ -86,7 +86,8 @@ double BeamModel::component_weight(int k, double depth_mm) const {
   const KernelComponent& c = components[k];
   double d = std::max(0.0, depth_mm);
   double buildup = 1.0 - (1.0 - surface_fraction) * std::exp(-buildup_per_mm * d);
-  return c.weight * buildup * std::pow(d, c.depth_power) * std::exp(-c.attenuation_per_mm * d);
+  const double power = c.depth_power == 0 ? 1.0 : c.depth_power == 1 ? d : d * d;
+  return c.weight * buildup * power * std::exp(-c.attenuation_per_mm * d);
 }
 
 double BeamModel::central_axis_dose(double depth_mm, double field_mm, double ssd_mm) const {

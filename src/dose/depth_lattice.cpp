@@ -59,7 +59,7 @@ std::array<double, 2> DepthLattice::z_range(const std::vector<Vec3>& corners,
 
 DepthLattice::DepthLattice(const DoseVolume& volume, const BeamTransform& beam, double u0,
                            double v0, double du, int nu, int nv, double z_min, double z_max,
-                           double dz)
+                           double dz, const std::vector<uint8_t>& needed)
     : u0_(u0), v0_(v0), du_(du), z0_(z_min), dz_(dz), nu_(nu), nv_(nv) {
   nz_ = std::max(2, static_cast<int>(std::ceil((z_max - z_min) / dz)) + 1);
   depth_.assign(static_cast<size_t>(nu_) * nv_ * nz_, 0.0f);
@@ -77,6 +77,7 @@ DepthLattice::DepthLattice(const DoseVolume& volume, const BeamTransform& beam, 
   const Mat3& r = beam.bld_to_lps_rotation();
   for (int jv = 0; jv < nv_; ++jv)
     for (int iu = 0; iu < nu_; ++iu) {
+      if (!needed.empty() && !needed[static_cast<size_t>(jv) * nu_ + iu]) continue;
       const double u = u0_ + iu * du_, v = v0_ + jv * du_;
       // Ray point at distance z: source + z * R (u/SAD, v/SAD, -1).
       const Vec3 b{u / sad, v / sad, -1.0};

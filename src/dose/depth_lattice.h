@@ -18,8 +18,10 @@ class DepthLattice {
  public:
   // Lattice over [u0, u0 + (nu-1) du] x [v0, v0 + (nv-1) du] (isocentre-plane BLD mm),
   // depths sampled every dz from z_min to z_max (distance from the source along the axis).
+  // Only rays with needed[iv * nu + iu] != 0 are traced (empty: all).
   DepthLattice(const DoseVolume& volume, const BeamTransform& beam, double u0, double v0,
-               double du, int nu, int nv, double z_min, double z_max, double dz);
+               double du, int nu, int nv, double z_min, double z_max, double dz,
+               const std::vector<uint8_t>& needed = {});
   // Water-equivalent depth (mm) of the point that projects to (u, v) at distance z.
   double depth_mm(double u, double v, double z) const;
 

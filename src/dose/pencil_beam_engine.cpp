@@ -11,6 +11,7 @@
 
 #include "pencil_beam_setup.h"
 #include "vmatplan/core/error.h"
+#include "vmatplan/core/threads.h"
 
 namespace vmatplan {
 namespace {
@@ -89,7 +90,9 @@ struct GatherDose : public torch::autograd::Function<GatherDose> {
     ctx->saved_data["engine"] = reinterpret_cast<int64_t>(d);
     planes = planes.contiguous();
     const int64_t v = static_cast<int64_t>(d->volume.compute_voxels.size());
-    const int64_t threads = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), d->control_points));
+    // vmatplan's own threads: at::parallel_for is a no-op in a translation unit built
+    // without -fopenmp (its OpenMP pragmas are header code).
+    const int64_t threads = std::max<int64_t>(1, std::min<int64_t>(thread_count(), d->control_points));
     // One accumulator per chunk of control points (voxels receive from every chunk).
     torch::Tensor partial = torch::zeros({threads, v}, planes.options());
     AT_DISPATCH_FLOATING_TYPES(planes.scalar_type(), "gather_dose_forward", [&] {
@@ -97,7 +100,7 @@ struct GatherDose : public torch::autograd::Function<GatherDose> {
       scalar_t* out = partial.data_ptr<scalar_t>();
       const int64_t per = (d->control_points + threads - 1) / threads;
       with_components(d->components, [&](auto k) {
-        at::parallel_for(0, threads, 1, [&](int64_t b, int64_t e) {
+        parallel_for(threads, [&](long b, long e) {
           for (int64_t t = b; t < e; ++t)
             gather_forward<scalar_t, decltype(k)::value>(
                 *d, p, t * per, std::min(d->control_points, (t + 1) * per), out + t * v);
@@ -117,7 +120,7 @@ struct GatherDose : public torch::autograd::Function<GatherDose> {
       scalar_t* out = grad.data_ptr<scalar_t>();
       // Control points own disjoint planes: no write conflicts.
       with_components(d->components, [&](auto k) {
-        at::parallel_for(0, d->control_points, 1, [&](int64_t b, int64_t e) {
+        parallel_for(d->control_points, [&](long b, long e) {
           gather_backward<scalar_t, decltype(k)::value>(*d, gp, b, e, out);
         });
       });
@@ -228,7 +231,8 @@ double PencilBeamEngine::reference_dmax_mm() const { return impl_->data.model.re
 
 void set_dose_engine_threads(int n) {
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  at::set_num_threads(n);
+  at::set_num_threads(n);  // LibTorch's own kernels (matrix products)
+  set_thread_count(n);     // the engine's gather and set-up
 }
 
 }  // namespace vmatplan

@@ -70,9 +70,18 @@ void trace_control_point(const EngineData& d, const std::vector<Vec3>& points,
   const double trace_cost = 0.5 * hits.size() * (g.size[0] + g.size[1] + g.size[2]);
   std::unique_ptr<DepthLattice> lattice;
   if (method == DepthMethod::kLattice ||
-      (method == DepthMethod::kAuto && lattice_cost < trace_cost))
+      (method == DepthMethod::kAuto && lattice_cost < trace_cost)) {
+    // Trace only the rays that some voxel interpolates from.
+    std::vector<uint8_t> needed(static_cast<size_t>(nu) * nv, 0);
+    for (const Hit& h : hits) {
+      int iu = std::min(nu - 2, static_cast<int>((h.x_iso - pl.x0_mm) / du));
+      int iv = std::min(nv - 2, static_cast<int>((h.y_iso - pl.y0_mm) / du));
+      for (int b = 0; b < 2; ++b)
+        needed[static_cast<size_t>(iv + b) * nu + iu] = needed[static_cast<size_t>(iv + b) * nu + iu + 1] = 1;
+    }
     lattice = std::make_unique<DepthLattice>(d.volume, t, pl.x0_mm, pl.y0_mm, du, nu, nv,
-                                             zr[0], zr[1], dz);
+                                             zr[0], zr[1], dz, needed);
+  }
   const Vec3 source = t.source_lps();
   const int64_t k_count = d.components;
   for (const Hit& h : hits) {

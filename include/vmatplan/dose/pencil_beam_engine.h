@@ -76,8 +76,9 @@ class PencilBeamEngine {
   std::unique_ptr<Impl> impl_;
 };
 
-// LibTorch intra-op threads (n <= 0: all hardware threads). The CLI calls this with its
-// --threads value; LibTorch's own default here is 1.
+// Threads of the dose engine (n <= 0: all hardware threads): LibTorch's intra-op threads
+// (its default here is 1) and vmatplan's thread_count(), which the engine's set-up and
+// gather use. The CLI calls this with its --threads value.
 void set_dose_engine_threads(int n);
 
 }  // namespace vmatplan
