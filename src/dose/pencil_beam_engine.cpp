@@ -23,49 +23,57 @@ using torch::autograd::variable_list;
 // transpose (scatter of the voxel gradient onto the plane samples): backward.
 template <class T, int K>
 void gather_forward(const detail::EngineData& d, const T* planes, int64_t cp_begin,
-                    int64_t cp_end, T* dose) {
-  constexpr int64_t k_count = K;
-  const int64_t w = d.plane.width;
-  const int64_t plane_size = d.plane.width * d.plane.height * k_count;
+                    int64_t cp_end, T* __restrict__ dose) {
+  const int64_t w = d.plane.width * K;
+  const int64_t plane_size = d.plane.width * d.plane.height * K;
+  const int32_t* __restrict__ voxel = d.voxel.data();
+  const int32_t* __restrict__ base = d.base.data();
+  const float* __restrict__ fxs = d.fx.data();
+  const float* __restrict__ fys = d.fy.data();
+  const float* __restrict__ weight = d.weight.data();
   for (int64_t c = cp_begin; c < cp_end; ++c) {
-    const T* plane = planes + c * plane_size;
-    for (int64_t e = d.cp_offsets[c]; e < d.cp_offsets[c + 1]; ++e) {
-      const T* p00 = plane + static_cast<int64_t>(d.base[e]) * k_count;
-      const T* p10 = p00 + w * k_count;
-      const T fx = d.fx[e], fy = d.fy[e];
-      const T w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
-      const float* wk = &d.weight[e * k_count];
+    const T* __restrict__ plane = planes + c * plane_size;
+    for (int64_t e = d.cp_offsets[c], end = d.cp_offsets[c + 1]; e < end; ++e) {
+      const T* p00 = plane + static_cast<int64_t>(base[e]) * K;
+      const T* p10 = p00 + w;
+      const T fx = fxs[e], fy = fys[e];
+      const float* wk = weight + e * K;
       T sum = 0;
-      for (int64_t k = 0; k < k_count; ++k)
-        sum += wk[k] * (w00 * p00[k] + w01 * p00[k + k_count] + w10 * p10[k] +
-                        w11 * p10[k + k_count]);
-      dose[d.voxel[e]] += sum;
+      for (int k = 0; k < K; ++k) {
+        const T top = p00[k] + fx * (p00[k + K] - p00[k]);
+        const T bottom = p10[k] + fx * (p10[k + K] - p10[k]);
+        sum += wk[k] * (top + fy * (bottom - top));
+      }
+      dose[voxel[e]] += sum;
     }
   }
 }
 
 template <class T, int K>
-void gather_backward(const detail::EngineData& d, const T* grad_dose, int64_t cp_begin,
-                     int64_t cp_end, T* grad_planes) {
-  constexpr int64_t k_count = K;
-  const int64_t w = d.plane.width;
-  const int64_t plane_size = d.plane.width * d.plane.height * k_count;
+void gather_backward(const detail::EngineData& d, const T* __restrict__ grad_dose,
+                     int64_t cp_begin, int64_t cp_end, T* grad_planes) {
+  const int64_t w = d.plane.width * K;
+  const int64_t plane_size = d.plane.width * d.plane.height * K;
+  const int32_t* __restrict__ voxel = d.voxel.data();
+  const int32_t* __restrict__ base = d.base.data();
+  const float* __restrict__ fxs = d.fx.data();
+  const float* __restrict__ fys = d.fy.data();
+  const float* __restrict__ weight = d.weight.data();
   for (int64_t c = cp_begin; c < cp_end; ++c) {
-    T* plane = grad_planes + c * plane_size;
-    for (int64_t e = d.cp_offsets[c]; e < d.cp_offsets[c + 1]; ++e) {
-      const T g = grad_dose[d.voxel[e]];
-      if (g == 0) continue;
-      T* p00 = plane + static_cast<int64_t>(d.base[e]) * k_count;
-      T* p10 = p00 + w * k_count;
-      const T fx = d.fx[e], fy = d.fy[e];
-      const T w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
-      const float* wk = &d.weight[e * k_count];
-      for (int64_t k = 0; k < k_count; ++k) {
-        const T gk = g * wk[k];
-        p00[k] += w00 * gk;
-        p00[k + k_count] += w01 * gk;
-        p10[k] += w10 * gk;
-        p10[k + k_count] += w11 * gk;
+    T* __restrict__ plane = grad_planes + c * plane_size;
+    for (int64_t e = d.cp_offsets[c], end = d.cp_offsets[c + 1]; e < end; ++e) {
+      const T g = grad_dose[voxel[e]];
+      T* p00 = plane + static_cast<int64_t>(base[e]) * K;
+      T* p10 = p00 + w;
+      const T fx = fxs[e], fy = fys[e];
+      const T g00 = (1 - fx) * (1 - fy) * g, g01 = fx * (1 - fy) * g, g10 = (1 - fx) * fy * g,
+              g11 = fx * fy * g;
+      const float* wk = weight + e * K;
+      for (int k = 0; k < K; ++k) {
+        p00[k] += g00 * wk[k];
+        p00[k + K] += g01 * wk[k];
+        p10[k] += g10 * wk[k];
+        p10[k + K] += g11 * wk[k];
       }
     }
   }
