@@ -31,5 +31,6 @@ Command register_sequence(CLI::App& app, const GlobalOptions& global);
 Command register_export(CLI::App& app, const GlobalOptions& global);
 Command register_dose(CLI::App& app, const GlobalOptions& global);
 Command register_evaluate(CLI::App& app, const GlobalOptions& global);
+Command register_optimize(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace vmatplan::cli

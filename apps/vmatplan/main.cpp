@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
   for (auto cmd : {cli::register_inspect(app, global), cli::register_phantom(app, global),
                     cli::register_water(app, global), cli::register_dose(app, global),
                     cli::register_evaluate(app, global), cli::register_check(app, global),
-                    cli::register_sequence(app, global), cli::register_export(app, global)})
+                    cli::register_sequence(app, global), cli::register_export(app, global),
+                    cli::register_optimize(app, global)})
     runs[cmd.app] = cmd.run;
 
   try {

@@ -1,0 +1,218 @@
+// Projected L-BFGS fluence optimisation (see fluence_optimizer.h).
+#include "vmatplan/optimize/fluence_optimizer.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <deque>
+
+#include "vmatplan/core/error.h"
+
+namespace vmatplan {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Evaluation {
+  double total = 0, dose = 0, smooth = 0;
+  torch::Tensor grad;  // double, shape of x
+};
+
+class Problem {
+ public:
+  Problem(const PencilBeamEngine& engine, const PlanObjective& objective,
+          const PlanGeometry& geometry, const FluenceOptimizerOptions& opt, double f_ref)
+      : engine_(engine), objective_(objective) {
+    std::vector<double> same_beam;
+    for (const Beam& b : geometry.beams)
+      for (size_t c = 0; c < b.control_points.size(); ++c)
+        same_beam.push_back(c + 1 < b.control_points.size() ? 1.0 : 0.0);
+    if (!same_beam.empty()) same_beam.pop_back();  // pairs (c, c+1): one fewer than points
+    cp_pairs_ = torch::tensor(same_beam, torch::kFloat).view({-1, 1, 1});
+    const double scale = opt.prescription_gy * opt.prescription_gy / (f_ref * f_ref);
+    row_weight_ = opt.row_smoothness_weight * scale;
+    cp_weight_ = opt.cp_smoothness_weight * scale;
+  }
+
+  Evaluation operator()(const torch::Tensor& x) {
+    ++evaluations;
+    torch::Tensor xf = x.to(torch::kFloat).detach().requires_grad_(true);
+    torch::Tensor dose = engine_.dose_at_voxels(xf).to(torch::kDouble);
+    torch::Tensor dose_obj = objective_.value(dose);
+    torch::Tensor smooth = torch::zeros({}, torch::kFloat);
+    if (row_weight_ > 0 && xf.size(2) > 1) {
+      torch::Tensor dr = xf.slice(2, 1) - xf.slice(2, 0, -1);
+      smooth = smooth + row_weight_ * dr.pow(2).mean();
+    }
+    if (cp_weight_ > 0 && xf.size(0) > 1) {
+      torch::Tensor dc = (xf.slice(0, 1) - xf.slice(0, 0, -1)) * cp_pairs_;
+      smooth = smooth + cp_weight_ * dc.pow(2).mean();
+    }
+    torch::Tensor total = dose_obj + smooth.to(torch::kDouble);
+    total.backward();
+    Evaluation e;
+    e.total = total.item<double>();
+    e.dose = dose_obj.item<double>();
+    e.smooth = smooth.item<double>();
+    e.grad = xf.grad().to(torch::kDouble);
+    if (!std::isfinite(e.total)) throw ProcessingError("fluence optimisation: objective is not finite");
+    return e;
+  }
+
+  int evaluations = 0;
+
+ private:
+  const PencilBeamEngine& engine_;
+  const PlanObjective& objective_;
+  torch::Tensor cp_pairs_;
+  double row_weight_ = 0, cp_weight_ = 0;
+};
+
+// Gradient restricted to the variables that may move: at a bound with the gradient
+// pushing outwards, a variable is held.
+torch::Tensor free_mask(const torch::Tensor& x, const torch::Tensor& g, double f_max) {
+  const double eps = 1e-9 * std::max(1.0, f_max);
+  torch::Tensor at_low = (x <= eps) & (g > 0);
+  torch::Tensor at_high = (x >= f_max - eps) & (g < 0);
+  return (~(at_low | at_high)).to(torch::kDouble);
+}
+
+double sum_of_products(const torch::Tensor& a, const torch::Tensor& b) { return (a * b).sum().item<double>(); }
+
+}  // namespace
+
+FluenceOptimizationResult optimize_fluence(const PencilBeamEngine& engine,
+                                           const PlanObjective& objective,
+                                           const PlanGeometry& geometry,
+                                           const FluenceMaps& initial,
+                                           const FluenceOptimizerOptions& opt) {
+  const FluenceGrid& grid = engine.fluence_grid();
+  const int64_t cps = engine.control_point_count();
+  if (initial.control_point_count != cps || initial.grid.row_count() != grid.row_count() ||
+      initial.grid.bixel_count != grid.bixel_count ||
+      initial.values.size() != static_cast<size_t>(cps * grid.size_per_control_point()))
+    throw ProcessingError("fluence optimisation: the initial fluence does not match the engine's grid");
+  if (geometry.control_point_count() != cps)
+    throw ProcessingError("fluence optimisation: the geometry's control points differ from the engine's");
+
+  const auto t0 = Clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
+
+  torch::Tensor x = torch::tensor(std::vector<double>(initial.values.begin(), initial.values.end()),
+                                  torch::kDouble)
+                        .view({cps, grid.row_count(), grid.bixel_count});
+  FluenceOptimizationResult result;
+  {
+    torch::Tensor pos = x.clamp_min(0);
+    const double n_pos = (pos > 0).sum().item<double>();
+    result.f_ref_mu = n_pos > 0 ? pos.sum().item<double>() / n_pos : 1.0;
+  }
+  const double f_max = opt.f_max_mu > 0 ? opt.f_max_mu : 4.0 * result.f_ref_mu;
+  result.f_max_mu = f_max;
+  x = x.clamp(0.0, f_max);
+
+  Problem problem(engine, objective, geometry, opt, result.f_ref_mu);
+  Evaluation cur = problem(x);
+  auto record = [&](int it, const Evaluation& e) {
+    IterationRecord r{it, e.total, e.dose, e.smooth, problem.evaluations, elapsed()};
+    result.history.push_back(r);
+    if (opt.progress) opt.progress(r);
+  };
+  record(0, cur);
+
+  std::deque<std::pair<torch::Tensor, torch::Tensor>> memory;  // (s, y)
+  result.stop_reason = "max_iterations";
+  for (int it = 1; it <= opt.max_iterations; ++it) {
+    torch::Tensor free = free_mask(x, cur.grad, f_max);
+    torch::Tensor g = cur.grad * free;
+    // L-BFGS two-loop recursion (Nocedal & Wright, Numerical Optimization, alg. 7.4).
+    torch::Tensor q = g.clone();
+    std::vector<double> alpha(memory.size());
+    for (int k = static_cast<int>(memory.size()) - 1; k >= 0; --k) {
+      const auto& [s, y] = memory[static_cast<size_t>(k)];
+      alpha[static_cast<size_t>(k)] = sum_of_products(s, q) / sum_of_products(y, s);
+      q -= alpha[static_cast<size_t>(k)] * y;
+    }
+    double gamma;
+    if (memory.empty()) {
+      // First step: move the largest component by a quarter of the fluence level.
+      const double gmax = g.abs().max().item<double>();
+      gamma = gmax > 0 ? 0.25 * result.f_ref_mu / gmax : 1.0;
+    } else {
+      const auto& [s, y] = memory.back();
+      gamma = sum_of_products(s, y) / sum_of_products(y, y);
+    }
+    torch::Tensor d = q * gamma;
+    for (size_t k = 0; k < memory.size(); ++k) {
+      const auto& [s, y] = memory[k];
+      const double beta = sum_of_products(y, d) / sum_of_products(y, s);
+      d += (alpha[k] - beta) * s;
+    }
+    d = -d * free;
+    if (sum_of_products(d, g) >= 0) {  // not a descent direction: restart from steepest descent
+      memory.clear();
+      const double gmax = g.abs().max().item<double>();
+      d = -g * (gmax > 0 ? 0.25 * result.f_ref_mu / gmax : 1.0);
+    }
+    if (d.abs().max().item<double>() == 0) {
+      result.stop_reason = "converged";
+      result.converged = true;
+      break;
+    }
+
+    // Projected Armijo backtracking.
+    double step = 1.0;
+    bool accepted = false;
+    torch::Tensor x_new;
+    Evaluation next;
+    for (int ls = 0; ls < opt.max_line_search_steps; ++ls, step *= 0.5) {
+      x_new = (x + step * d).clamp(0.0, f_max);
+      next = problem(x_new);
+      if (next.total <= cur.total + 1e-4 * sum_of_products(cur.grad, x_new - x)) {
+        accepted = true;
+        break;
+      }
+    }
+    if (!accepted) {
+      // Stale curvature pairs (e.g. after many bounds became active) can give a poor
+      // direction: retry once from steepest descent before giving up.
+      if (!memory.empty()) {
+        memory.clear();
+        --it;
+        continue;
+      }
+      result.stop_reason = "line_search";
+      break;
+    }
+    torch::Tensor s = x_new - x, y = next.grad - cur.grad;
+    if (sum_of_products(s, y) > 1e-12 * sum_of_products(y, y)) {
+      memory.emplace_back(s, y);
+      if (static_cast<int>(memory.size()) > opt.memory) memory.pop_front();
+    }
+    x = x_new;
+    cur = std::move(next);
+    result.iterations = it;
+    record(it, cur);
+    const int window = std::max(1, opt.window);
+    if (it < window) continue;
+    const double before = result.history[result.history.size() - 1 - window].objective;
+    const double rel = (before - cur.total) / std::max(std::abs(before), 1e-300);
+    if (rel < opt.relative_tolerance) {
+      result.stop_reason = "converged";
+      result.converged = true;
+      break;
+    }
+  }
+
+  result.evaluations = problem.evaluations;
+  result.seconds = elapsed();
+  result.fluence.grid = grid;
+  result.fluence.control_point_count = static_cast<int>(cps);
+  torch::Tensor xf = x.to(torch::kFloat).contiguous();
+  result.fluence.values.assign(xf.data_ptr<float>(), xf.data_ptr<float>() + xf.numel());
+  return result;
+}
+
+}  // namespace vmatplan
