@@ -9,8 +9,8 @@
 #include "commands.h"
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/logging.h"
-#include "vmatplan/core/threads.h"
 #include "vmatplan/core/version.h"
+#include "vmatplan/dose/pencil_beam_engine.h"
 
 int main(int argc, char** argv) {
   using namespace vmatplan;
@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
 
   try {
     setup_logging(global.verbose ? "debug" : global.log_level);
-    set_thread_count(global.threads);
+    set_dose_engine_threads(global.threads);  // vmatplan's worker threads and LibTorch's
     for (auto* sub : app.get_subcommands()) return runs.at(sub)();
     return 2;
   } catch (const UsageError& e) {

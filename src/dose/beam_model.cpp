@@ -78,7 +78,7 @@ BeamModel BeamModel::for_machine(const Machine& machine) {
     if (!bd.at("file").is_string()) throw InputError(origin, "beam_data.file must be a string");
     file = bd.at("file").get<std::string>();
   }
-  std::string path = std::filesystem::exists(file) ? file : config_path("machines/" + file);
+  std::string path = std::filesystem::exists(file) ? file : config_path("beams/" + file);
   return from_json(read_json(path), path, machine.sad_mm);
 }
 
