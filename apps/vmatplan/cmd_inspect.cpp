@@ -24,6 +24,7 @@ namespace {
 struct InspectOptions {
   std::string patient;
   std::string series_uid;
+  bool resample_slices = false;
   std::string rtstruct;
   bool json = false;
   std::string export_masks_dir;
@@ -133,6 +134,7 @@ void export_masks(const Patient& p, const std::string& dir) {
 int run_inspect(const InspectOptions& opt) {
   PatientLoadOptions load;
   load.ct.series_uid = opt.series_uid;
+  load.ct.resample_nonuniform = opt.resample_slices;
   load.rtstruct_path = opt.rtstruct;
   Patient p = load_patient(opt.patient, load);
 
@@ -171,6 +173,9 @@ Command register_inspect(CLI::App& app, const GlobalOptions& /*global*/) {
                   "CT SeriesInstanceUID, when the folder holds several CT series");
   sub->add_option("--rtstruct", opt->rtstruct,
                   "RTSTRUCT file to use (default: the one on the CT's frame of reference)");
+  sub->add_flag("--resample-slices", opt->resample_slices,
+                "Resample a CT with non-uniform spacing or missing slices onto a uniform grid "
+                "(linear, at the smallest spacing) instead of refusing it");
   sub->add_flag("--json", opt->json, "Print JSON instead of text");
   sub->add_option("--export-masks", opt->export_masks_dir,
                   "Write every structure's mask as DIR/NAME.nii.gz");

@@ -113,3 +113,14 @@ TEST_CASE("usage errors exit with 2, help and version with 0", "[cli]") {
   CHECK(test::run_cli("--log-level loud phantom --seed 1 --out /tmp/x").exit_code == 2);
   CHECK(test::run_cli("phantom --seed 1 --format jpeg --out /tmp/x").exit_code == 2);
 }
+
+TEST_CASE("a missing slice is refused, or resampled on request", "[cli][bad_input]") {
+  std::string dir = test::scratch_dir("missing_slice") + "/p";
+  REQUIRE(test::run_cli("phantom --seed 8 --spacing 5,5,6 --out '" + dir + "'").exit_code == 0);
+  fs::remove(dir + "/CT_0010.dcm");
+  expect_clean_failure(dir, dir, "missing");
+  auto r = test::run_cli("inspect --resample-slices --json --patient '" + dir + "'");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("resampl") != std::string::npos);  // reported among the warnings
+}
