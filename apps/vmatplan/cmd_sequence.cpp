@@ -2,6 +2,8 @@
 // and meterset weights per control point (sector-wise sliding window), checked against the
 // machine. PLAN2 keeps the plan-file format: its fluence is what the apertures deliver
 // (partial bixel opening + transmission), extra.delivery holds the control points.
+// With --patient the MU per interval are then re-optimized against the protocol with the
+// dose engine (optimize/meterset_optimizer.h) and normalised per the protocol's rule.
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -11,7 +13,11 @@
 
 #include "commands.h"
 #include "vmatplan/core/error.h"
+#include "vmatplan/dose/pencil_beam_engine.h"
+#include "vmatplan/evaluation/protocol.h"
 #include "vmatplan/geometry/plan_file.h"
+#include "vmatplan/io/patient_loader.h"
+#include "vmatplan/optimize/meterset_optimizer.h"
 #include "vmatplan/sequence/arc_sequencer.h"
 #include "vmatplan/sequence/complexity.h"
 #include "vmatplan/sequence/delivered_fluence.h"
@@ -25,6 +31,11 @@ struct SequenceCmdOptions {
   std::string machine;
   bool overwrite = false;
   SequencerOptions seq;
+  // Meterset re-optimization (only with a patient).
+  std::string patient;
+  std::string protocol = kDefaultProtocol;
+  double dose_spacing_mm = 5.0;
+  int threads = 1;
 };
 
 // The geometry the delivery realises (a static beam becomes several control points).
@@ -45,6 +56,38 @@ int run_sequence(const SequenceCmdOptions& opt) {
   const PlanFile in = load_plan(opt.plan);
   const Machine machine = Machine::load_named(opt.machine.empty() ? in.machine_name : opt.machine);
   SequencedPlan s = sequence_arcs(in, machine, opt.seq);
+  nlohmann::json reopt = {{"status", "not done (needs --patient)"}};
+  if (!opt.patient.empty()) {
+    set_dose_engine_threads(opt.threads);
+    const Patient patient = load_patient(opt.patient);
+    const Protocol protocol = load_protocol(opt.protocol);
+    const StructureRoles roles = StructureRoles::load_default();
+    DoseEngineOptions eo;
+    eo.dose_spacing_mm = opt.dose_spacing_mm;
+    const PencilBeamEngine engine(patient, machine, in.geometry, in.fluence.grid, eo);
+    const PlanObjective objective(patient, protocol, roles, engine.dose_grid(), engine.compute_voxels());
+    const MetersetResult r = optimize_meterset(s.plan, engine, in.geometry, objective,
+                                               {patient, protocol, roles}, machine, {});
+    if (!r.violations.empty())
+      throw ProcessingError("meterset re-optimization made an undeliverable plan: " +
+                            format_violation(r.violations.front()));
+    s.plan = r.plan;
+    reopt = {{"status", "applied"},
+             {"method", "projected L-BFGS on the interval MU, apertures fixed"},
+             {"protocol", protocol.name},
+             {"objective_sequenced", r.objective_sequenced},
+             {"objective_optimized", r.objective_optimized},
+             {"objective_final", r.objective_final},
+             {"normalisation_scale", r.normalisation_scale},
+             {"iterations", r.iterations},
+             {"mu_sequenced", r.mu_sequenced},
+             {"mu_final", r.mu_final},
+             {"goals_passed", r.evaluation.goals_passed()},
+             {"goals_failed", r.evaluation.goals_failed()},
+             {"seconds", r.seconds}};
+    spdlog::info("meterset re-optimization: objective {:.4g} -> {:.4g}, {:.1f} -> {:.1f} MU, {:.2f} s",
+                 r.objective_sequenced, r.objective_final, r.mu_sequenced, r.mu_final, r.seconds);
+  }
   const PlanComplexity cx = compute_complexity(s.plan, machine);
 
   PlanFile out;
@@ -59,7 +102,7 @@ int run_sequence(const SequenceCmdOptions& opt) {
       {"sector_deg", opt.seq.sector_deg},
       {"sector_edges", s.sector_edges},
       {"fluence", "delivered by the apertures, incl. transmission, MU over all fractions"},
-      {"meterset_reoptimization", "not done (needs the dose engine)"},
+      {"meterset_reoptimization", reopt},
       {"complexity", complexity_to_json(cx)}};
   save_plan(out, opt.out);
 
@@ -73,7 +116,7 @@ int run_sequence(const SequenceCmdOptions& opt) {
 
 }  // namespace
 
-Command register_sequence(CLI::App& app, const GlobalOptions& /*global*/) {
+Command register_sequence(CLI::App& app, const GlobalOptions& global) {
   auto opt = std::make_shared<SequenceCmdOptions>();
   CLI::App* sub = app.add_subcommand(
       "sequence", "Turn a fluence plan into MLC apertures and MU per control point");
@@ -90,8 +133,19 @@ Command register_sequence(CLI::App& app, const GlobalOptions& /*global*/) {
       ->capture_default_str();
   sub->add_option("--target", opt->seq.target_name, "Target name for the dose reference")
       ->capture_default_str();
+  sub->add_option("--patient", opt->patient,
+                  "Patient (DICOM folder, image folder or matRad .mat): re-optimize the MU")
+      ->check(CLI::ExistingPath);
+  sub->add_option("--protocol", opt->protocol, "Protocol for the MU re-optimization")
+      ->capture_default_str();
+  sub->add_option("--dose-spacing", opt->dose_spacing_mm, "Dose grid of the re-optimization (mm)")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 20.0));
   sub->add_flag("--overwrite", opt->overwrite, "Replace an existing output");
-  return {sub, [opt] { return run_sequence(*opt); }};
+  return {sub, [opt, &global] {
+            opt->threads = global.threads;
+            return run_sequence(*opt);
+          }};
 }
 
 }  // namespace vmatplan::cli
