@@ -93,7 +93,7 @@ std::vector<double> distance_to_target_mm(const VoxelWeights& target, const Imag
                                           const std::vector<int64_t>& compute_voxels) {
   std::vector<uint8_t> in(static_cast<size_t>(dose_grid.voxel_count()), 0);
   for (size_t n = 0; n < target.index.size(); ++n)
-    if (target.fraction[n] >= 0.5)
+    if (target.fraction[n] > 0)
       in[static_cast<size_t>(compute_voxels[static_cast<size_t>(target.index[n])])] = 1;
   const Size3& s = dose_grid.size;
   std::vector<Vec3> surface;
@@ -111,7 +111,7 @@ std::vector<double> distance_to_target_mm(const VoxelWeights& target, const Imag
           surface.push_back(dose_grid.index_to_physical({double(i), double(j), double(k)}));
       }
   if (surface.empty())
-    throw ProcessingError("fall-off objective: the target covers no dose voxel by half or more");
+    throw ProcessingError("fall-off objective: the target covers no dose voxel");
   std::vector<double> dist(compute_voxels.size(), 0.0);
   const int64_t nx = s[0], ny = s[1];
   for (size_t c = 0; c < compute_voxels.size(); ++c) {

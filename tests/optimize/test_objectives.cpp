@@ -174,7 +174,7 @@ CATCH_TEST_CASE("objectives: structure fractions and distances on the dose grid"
     const int64_t i = compute[static_cast<size_t>(w.index[n])] % 6;
     CATCH_CHECK(w.fraction[n] == Approx(i == 2 ? 0.5 : 1.0));
   }
-  // Distances from voxels with fraction >= 0.5 (i <= 2, j, k <= 1).
+  // Distances from the voxels overlapping the target (i <= 2, j, k <= 1).
   std::vector<double> dist = distance_to_target_mm(w, dg, compute);
   CATCH_CHECK(dist[static_cast<size_t>(dg.linear_index(2, 1, 1))] == 0.0);
   CATCH_CHECK(dist[static_cast<size_t>(dg.linear_index(5, 0, 0))] == Approx(12.0));

@@ -23,7 +23,7 @@
 //   kGeudMax/Min  gEUD = (sum w_i d_i^a / W)^(1/a) (Niemierko, Med Phys 26:1100 (1999));
 //                 max(0, gEUD - D)^2, resp. max(0, D - gEUD)^2
 //   kFallOff      voxels of the region outside the target, at distance r_i (mm, from the
-//                 nearest target dose voxel centre): sum w_i max(0, d_i - L(r_i))^2 / W
+//                 nearest centre of a dose voxel overlapping the target): sum w_i max(0, d_i - L(r_i))^2 / W
 //                 with L the ring's limit (FallOffRing::limit_gy) and W the region's size
 #include <cstdint>
 #include <memory>
@@ -53,8 +53,10 @@ VoxelWeights structure_on_dose_grid(const Mask& mask, const ImageGrid& dose_grid
                                     const std::vector<int64_t>& compute_voxels);
 
 // Distance (mm) from each compute voxel's centre to the nearest centre of a dose voxel
-// with target fraction >= 0.5 (0 for those voxels). Exact Euclidean by brute force over
-// the target's surface voxels. ProcessingError when the target has no such voxel.
+// that overlaps the target (fraction > 0; 0 for those voxels). Any overlap counts, so no
+// voxel is pushed up by the target's terms and down by the fall-off ring at once (that
+// conflict left the target's edges cold). Exact Euclidean by brute force over the
+// target's surface voxels. ProcessingError when the target covers no dose voxel.
 std::vector<double> distance_to_target_mm(const VoxelWeights& target, const ImageGrid& dose_grid,
                                           const std::vector<int64_t>& compute_voxels);
 
