@@ -1,5 +1,7 @@
 // vmatplan dose: the pencil-beam dose of a plan's fluence on a patient, written as an
 // image (NIfTI .nii/.nii.gz, MetaImage .mha/.mhd, NRRD) in Gy on an isotropic grid.
+// --plan may also be a DICOM RT Plan (.dcm): its apertures and MU become fluence on a
+// 2.5 mm bixel grid (delivered_fluence.h: partial bixel opening, transmission).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -14,6 +16,9 @@
 #include "vmatplan/geometry/plan_file.h"
 #include "vmatplan/io/image_io.h"
 #include "vmatplan/io/patient_loader.h"
+#include "vmatplan/io/rtplan_reader.h"
+#include "vmatplan/sequence/deliverability.h"
+#include "vmatplan/sequence/delivered_fluence.h"
 #include "vmatplan/machine/machine.h"
 
 namespace vmatplan::cli {
@@ -37,13 +42,61 @@ std::string image_extension(const std::string& path) {
   throw UsageError("--out: expected a .nii.gz, .nii, .mha, .mhd or .nrrd file name (got '" + path + "')");
 }
 
+bool is_rtplan(const std::string& path) {
+  return path.size() > 4 && (path.compare(path.size() - 4, 4, ".dcm") == 0 ||
+                             path.compare(path.size() - 4, 4, ".DCM") == 0);
+}
+
+// An RT Plan as a plan file: one isocentre (the first beam's), each beam's control points,
+// and the fluence its apertures deliver (all fractions) on a grid covering every field.
+PlanFile plan_from_rtplan(const std::string& path, const std::string& requested, Machine& machine) {
+  const DeliveryPlan d = read_rtplan(path);
+  if (d.beams.empty()) throw InputError(path, "RT Plan has no beams");
+  std::string how;
+  machine = resolve_machine(d, requested, how);
+  spdlog::info("RT Plan {}: machine {} ({})", path, machine.name, how);
+  constexpr double kBixelMm = 2.5;
+  double x0 = 1e9, x1 = -1e9, y0 = 1e9, y1 = -1e9;
+  PlanFile p;
+  p.machine_name = machine.name;
+  p.geometry.isocenter_mm = d.beams.front().isocenter_mm;
+  p.geometry.patient_position = d.patient_position;
+  for (const DeliveryBeam& b : d.beams) {
+    if (!b.has_mlc()) throw InputError(path, "beam '" + b.name + "' has no MLC");
+    Beam g;
+    g.name = b.name;
+    g.direction = b.control_points.front().gantry_direction;
+    const DeliveryControlPoint& c0 = b.control_points.front();
+    g.x1_mm = c0.x1_mm, g.x2_mm = c0.x2_mm, g.y1_mm = c0.y1_mm, g.y2_mm = c0.y2_mm;
+    for (const DeliveryControlPoint& cp : b.control_points) {
+      g.control_points.push_back({cp.gantry_deg, cp.collimator_deg, cp.couch_deg});
+      for (size_t k = 0; k < cp.leaf_x1_mm.size(); ++k)
+        if (cp.leaf_x2_mm[k] - cp.leaf_x1_mm[k] > 1e-3)  // open pairs only
+          x0 = std::min(x0, cp.leaf_x1_mm[k]), x1 = std::max(x1, cp.leaf_x2_mm[k]);
+      y0 = std::min(y0, b.y_jaw_type.empty() ? b.leaf_boundaries_mm.front() : cp.y1_mm);
+      y1 = std::max(y1, b.y_jaw_type.empty() ? b.leaf_boundaries_mm.back() : cp.y2_mm);
+    }
+    p.geometry.beams.push_back(g);
+  }
+  if (!(x1 > x0) || !(y1 > y0)) throw InputError(path, "RT Plan has no open aperture");
+  const FluenceGrid grid = FluenceGrid::covering(machine.mlc, x0, x1, y0, y1, kBixelMm);
+  p.fluence = delivered_fluence(d, grid, machine, {});
+  return p;
+}
+
 int run_dose(const DoseCommandOptions& opt, const GlobalOptions& global) {
   set_dose_engine_threads(global.threads);
   const std::string ext = image_extension(opt.out);
-  PlanFile plan = load_plan(opt.plan);
+  Machine machine;
+  PlanFile plan;
+  if (is_rtplan(opt.plan)) {
+    plan = plan_from_rtplan(opt.plan, opt.machine, machine);
+  } else {
+    plan = load_plan(opt.plan);
+    machine = Machine::load_named(opt.machine.empty() ? plan.machine_name : opt.machine);
+  }
   if (plan.fluence.control_point_count == 0 || plan.fluence.values.empty())
     throw InputError(opt.plan, "plan has no fluence to compute dose from");
-  Machine machine = Machine::load_named(opt.machine.empty() ? plan.machine_name : opt.machine);
   Patient patient = load_patient(opt.patient);
 
   DoseEngineOptions eo;
@@ -84,7 +137,7 @@ Command register_dose(CLI::App& app, const GlobalOptions& global) {
   auto opt = std::make_shared<DoseCommandOptions>();
   CLI::App* sub = app.add_subcommand("dose", "Pencil-beam dose of a plan's fluence on a patient");
   sub->add_option("--patient", opt->patient, "DICOM folder, image folder or matRad .mat")->required();
-  sub->add_option("--plan", opt->plan, "Plan file (PLAN.json beside PLAN.safetensors)")->required();
+  sub->add_option("--plan", opt->plan, "Plan file (PLAN.json beside PLAN.safetensors) or DICOM RT Plan (.dcm)")->required();
   sub->add_option("--out", opt->out, "Dose image in Gy: .nii.gz, .nii, .mha, .mhd or .nrrd")->required();
   sub->add_option("--spacing", opt->spacing_mm, "Isotropic dose grid spacing, mm")->capture_default_str();
   sub->add_option("--machine", opt->machine, "Machine config name or path (default: the plan's)");
