@@ -32,5 +32,7 @@ Command register_export(CLI::App& app, const GlobalOptions& global);
 Command register_dose(CLI::App& app, const GlobalOptions& global);
 Command register_evaluate(CLI::App& app, const GlobalOptions& global);
 Command register_optimize(CLI::App& app, const GlobalOptions& global);
+Command register_generate(CLI::App& app, const GlobalOptions& global);
+Command register_batch(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace vmatplan::cli

@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
                     cli::register_water(app, global), cli::register_dose(app, global),
                     cli::register_evaluate(app, global), cli::register_check(app, global),
                     cli::register_sequence(app, global), cli::register_export(app, global),
-                    cli::register_optimize(app, global)})
+                    cli::register_optimize(app, global),
+                    cli::register_generate(app, global), cli::register_batch(app, global)})
     runs[cmd.app] = cmd.run;
 
   try {

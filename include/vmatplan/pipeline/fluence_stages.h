@@ -1,0 +1,69 @@
+#pragma once
+// The fluence stages of `generate`, behind two small interfaces so that learned stages
+// (a one-step generator, an LSTM refiner) can be dropped in by name without touching the
+// pipeline:
+//
+//   auto gen = make_fluence_generator("classical");   // UsageError lists the known names
+//   FluencePlan f = gen->generate(context);
+//   f = make_fluence_refiner("none")->refine(context, std::move(f));
+//
+// Built in: generator "classical" (make_classical_plan: geometry, engine, projected
+// L-BFGS, normalisation) and refiner "none" (passes the plan through). Others register a
+// factory with register_fluence_generator / register_fluence_refiner at start-up.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "vmatplan/evaluation/protocol.h"
+#include "vmatplan/geometry/fluence_grid.h"
+#include "vmatplan/machine/machine.h"
+#include "vmatplan/optimize/classical_planner.h"
+#include "vmatplan/patient/structure_roles.h"
+
+namespace vmatplan {
+
+// Everything a fluence stage may read. Stages never write files.
+struct FluenceStageContext {
+  const Patient& patient;
+  const Protocol& protocol;
+  const Machine& machine;
+  const StructureRoles& roles;
+  const ClassicalPlanOptions& options;  // arcs, bixel, optimisation grid, seed, optimizer
+  std::function<void(double fraction)> progress;  // 0..1 within the stage; may be empty
+};
+
+// A fluence-level plan: geometry plus fluence maps (MU, all fractions) on its grid.
+struct FluencePlan {
+  PlanGeometry geometry;
+  FluenceMaps fluence;
+  nlohmann::json info = nlohmann::json::object();  // what the stage did, for summary.json
+};
+
+class FluenceGenerator {
+ public:
+  virtual ~FluenceGenerator() = default;
+  virtual FluencePlan generate(const FluenceStageContext& context) = 0;
+};
+
+class FluenceRefiner {
+ public:
+  virtual ~FluenceRefiner() = default;
+  virtual FluencePlan refine(const FluenceStageContext& context, FluencePlan plan) = 0;
+};
+
+using FluenceGeneratorFactory = std::function<std::unique_ptr<FluenceGenerator>()>;
+using FluenceRefinerFactory = std::function<std::unique_ptr<FluenceRefiner>()>;
+
+// Registering an existing name replaces it.
+void register_fluence_generator(const std::string& name, FluenceGeneratorFactory factory);
+void register_fluence_refiner(const std::string& name, FluenceRefinerFactory factory);
+std::vector<std::string> fluence_generator_names();  // sorted
+std::vector<std::string> fluence_refiner_names();    // sorted
+// UsageError "unknown generator 'x' (available: classical)" for an unknown name.
+std::unique_ptr<FluenceGenerator> make_fluence_generator(const std::string& name);
+std::unique_ptr<FluenceRefiner> make_fluence_refiner(const std::string& name);
+
+}  // namespace vmatplan

@@ -1,0 +1,80 @@
+#pragma once
+// `vmatplan generate` as a library call: patient folder in, deliverable plan folder out.
+//
+//   GenerateOptions opt;                 // defaults: default protocol and machine, 2 arcs
+//   opt.patient = "data/phantom1";  opt.out = "out/plan1";
+//   GenerateResult r = generate_plan(opt, [](const StageProgress& p) { ... });
+//
+// Stages: load -> fluence (generator, e.g. "classical") -> refine (refiner, e.g. "none")
+// -> sequence (apertures + MU per control point; checked for deliverability) -> meterset
+// re-optimisation (optimize/meterset_optimizer.h; compiled in when that header is present,
+// else recorded as not available) -> final dose from the
+// apertures' delivered fluence on a finer grid, renormalised per the protocol by scaling
+// the MU (kept only while the plan stays deliverable) -> write. OUT receives RP.dcm (checked
+// with the project's validator), RD.dcm, plan.json (the delivery), summary.json (goals,
+// metrics, MU, complexity, delivery time, defaults chosen, timings, versions), dvh.svg and
+// report.html, all staged: a failure leaves nothing at OUT.
+// Deterministic for the same inputs, seed and thread count (the DICOM UIDs are new each run).
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "vmatplan/evaluation/plan_evaluation.h"
+#include "vmatplan/evaluation/protocol.h"
+#include "vmatplan/optimize/classical_planner.h"
+#include "vmatplan/sequence/arc_sequencer.h"
+#include "vmatplan/sequence/complexity.h"
+
+namespace vmatplan {
+
+struct GenerateOptions {
+  std::string patient;                          // DICOM folder, image folder or .mat
+  std::string protocol = kDefaultProtocol;      // name or JSON path
+  std::string machine = "generic_6mv_mlc120";   // name or JSON path
+  std::vector<std::string> arcs;                // "start:stop:cw|ccw[:spacing...]"; empty: two full arcs
+  std::string generator = "classical";
+  std::string refiner = "none";
+  ClassicalPlanOptions fluence;                 // bixel, optimisation grid, seed, optimizer
+  SequencerOptions sequencer;                   // fractions/dose/target are set from the protocol
+  // Final dose grid. 3 mm: close to clinical 2.5 mm at a fraction of the set-up cost
+  // (2.5 mm takes ~30 s and ~7 GB on a full pelvis).
+  double final_dose_spacing_mm = 3.0;
+  bool meterset = true;                         // re-optimise the MU of the apertures
+  int meterset_max_iterations = 40;
+  bool renormalise_mu = true;                   // scale MU so the final dose meets the rule
+  int threads = 1;                              // dose engine and LibTorch threads
+  std::string out;
+  bool overwrite = false;
+};
+
+struct StageProgress {
+  std::string stage;
+  double fraction = 0;   // 0..1 within the stage
+  double elapsed_s = 0;  // since generate_plan started
+};
+using GenerateProgress = std::function<void(const StageProgress&)>;
+
+struct GenerateResult {
+  std::vector<std::pair<std::string, double>> stage_seconds;  // in order
+  double total_seconds = 0;
+  PlanEvaluation evaluation;   // of the final dose
+  PlanComplexity complexity;   // MU per fraction, delivery time, MCSv...
+  int control_points = 0;     // of the delivery, all beams
+  int deliverability_violations = 0;
+  double mu_scale = 1.0;       // renormalisation applied to the sequenced MU
+  nlohmann::json meterset = nlohmann::json::object();  // {status, ...} of that stage
+  nlohmann::json summary;      // what summary.json holds
+  std::string out;
+};
+
+// Throws InputError / UsageError / ProcessingError; nothing is left at options.out then.
+GenerateResult generate_plan(const GenerateOptions& options, const GenerateProgress& progress = {});
+
+// Effective options as JSON (summary.json "options"); `defaults` names those left at
+// their default values.
+nlohmann::json generate_options_json(const GenerateOptions& options);
+
+}  // namespace vmatplan

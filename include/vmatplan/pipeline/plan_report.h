@@ -1,0 +1,31 @@
+#pragma once
+// The report of a generated plan: summary.json (the evaluation's summary plus MU,
+// complexity, delivery time, the options and the defaults chosen, per-stage timings and
+// tool versions), dvh.svg and report.html (the evaluation page plus a plan section).
+//
+//   nlohmann::json s = write_generate_report(stage_dir, inputs);
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "vmatplan/pipeline/generate.h"
+
+namespace vmatplan {
+
+struct Patient;
+
+struct PlanSummaryInputs {
+  const GenerateOptions& options;
+  const Protocol& protocol;
+  const Patient& patient;
+  const nlohmann::json& fluence_info;  // what the fluence stages did
+  const GenerateResult& result;        // evaluation, complexity, timings
+  nlohmann::json tool_versions = nlohmann::json::object();
+};
+
+// The summary.json content.
+nlohmann::json generate_summary_json(const PlanSummaryInputs& inputs);
+// Writes summary.json, dvh.svg and report.html into `dir` (which exists); returns the summary.
+nlohmann::json write_generate_report(const std::string& dir, const PlanSummaryInputs& inputs);
+
+}  // namespace vmatplan

@@ -1,0 +1,115 @@
+// Built-in fluence stages and their registry.
+#include "vmatplan/pipeline/fluence_stages.h"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+
+#include "vmatplan/core/error.h"
+
+namespace vmatplan {
+namespace {
+
+// The classical optimizer as a generator: its normalised fluence and what it did.
+class ClassicalGenerator : public FluenceGenerator {
+ public:
+  FluencePlan generate(const FluenceStageContext& c) override {
+    ClassicalPlanOptions opt = c.options;
+    const int max_iter = std::max(1, opt.optimizer.max_iterations);
+    auto user = opt.optimizer.progress;
+    auto stage_progress = c.progress;
+    opt.optimizer.progress = [user, stage_progress, max_iter](const IterationRecord& r) {
+      if (user) user(r);
+      if (stage_progress) stage_progress(std::min(0.99, double(r.iteration) / max_iter));
+    };
+    ClassicalPlan p = make_classical_plan(c.patient, c.protocol, c.machine, c.roles, opt);
+    FluencePlan out;
+    out.geometry = std::move(p.geometry);
+    out.fluence = std::move(p.fluence);
+    out.info = {{"generator", "classical"},
+                {"method", "projected L-BFGS fluence optimisation + protocol normalisation"},
+                {"iterations", p.optimization.iterations},
+                {"stop_reason", p.optimization.stop_reason},
+                {"normalisation_scale", p.normalisation_scale},
+                {"engine_setup_seconds", p.engine_setup_seconds},
+                {"optimization_seconds", p.optimization.seconds},
+                {"goals_passed_fluence_level", p.evaluation.goals_passed()},
+                {"goals_failed_fluence_level", p.evaluation.goals_failed()},
+                {"skipped_objectives", p.skipped_objectives}};
+    return out;
+  }
+};
+
+class NoRefiner : public FluenceRefiner {
+ public:
+  FluencePlan refine(const FluenceStageContext&, FluencePlan plan) override {
+    plan.info["refiner"] = "none";
+    return plan;
+  }
+};
+
+template <class Factory>
+struct Registry {
+  std::mutex mutex;
+  std::map<std::string, Factory> factories;
+};
+
+Registry<FluenceGeneratorFactory>& generators() {
+  static Registry<FluenceGeneratorFactory> r{
+      {}, {{"classical", [] { return std::make_unique<ClassicalGenerator>(); }}}};
+  return r;
+}
+
+Registry<FluenceRefinerFactory>& refiners() {
+  static Registry<FluenceRefinerFactory> r{{}, {{"none", [] { return std::make_unique<NoRefiner>(); }}}};
+  return r;
+}
+
+template <class Factory>
+std::vector<std::string> names_of(Registry<Factory>& r) {
+  std::lock_guard<std::mutex> lock(r.mutex);
+  std::vector<std::string> names;
+  for (const auto& [name, f] : r.factories) names.push_back(name);
+  return names;  // std::map: already sorted
+}
+
+template <class Factory>
+auto make_from(Registry<Factory>& r, const std::string& name, const char* what) {
+  Factory f;
+  {
+    std::lock_guard<std::mutex> lock(r.mutex);
+    auto it = r.factories.find(name);
+    if (it != r.factories.end()) f = it->second;
+  }
+  if (!f) {
+    std::string list;
+    for (const std::string& n : names_of(r)) list += (list.empty() ? "" : ", ") + n;
+    throw UsageError(std::string("unknown ") + what + " '" + name + "' (available: " + list + ")");
+  }
+  return f();
+}
+
+}  // namespace
+
+void register_fluence_generator(const std::string& name, FluenceGeneratorFactory factory) {
+  std::lock_guard<std::mutex> lock(generators().mutex);
+  generators().factories[name] = std::move(factory);
+}
+
+void register_fluence_refiner(const std::string& name, FluenceRefinerFactory factory) {
+  std::lock_guard<std::mutex> lock(refiners().mutex);
+  refiners().factories[name] = std::move(factory);
+}
+
+std::vector<std::string> fluence_generator_names() { return names_of(generators()); }
+std::vector<std::string> fluence_refiner_names() { return names_of(refiners()); }
+
+std::unique_ptr<FluenceGenerator> make_fluence_generator(const std::string& name) {
+  return make_from(generators(), name, "generator");
+}
+
+std::unique_ptr<FluenceRefiner> make_fluence_refiner(const std::string& name) {
+  return make_from(refiners(), name, "refiner");
+}
+
+}  // namespace vmatplan

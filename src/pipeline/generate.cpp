@@ -1,0 +1,265 @@
+// generate_plan: the end-to-end pipeline (see generate.h for the stages).
+#include "vmatplan/pipeline/generate.h"
+
+#include <torch/version.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "vmatplan/core/error.h"
+#include "vmatplan/core/staged_output.h"
+#include "vmatplan/core/uid.h"
+#include "vmatplan/core/version.h"
+#include "vmatplan/dose/pencil_beam_engine.h"
+#include "vmatplan/geometry/delivery_plan.h"
+#include "vmatplan/geometry/plan_file.h"
+#include "vmatplan/io/patient_loader.h"
+#include "vmatplan/io/rtdose_writer.h"
+#include "vmatplan/io/rtplan_validator.h"
+#include "vmatplan/io/rtplan_writer.h"
+#include "vmatplan/machine/machine.h"
+#include "vmatplan/pipeline/fluence_stages.h"
+#include "vmatplan/pipeline/plan_report.h"
+#include "vmatplan/sequence/deliverability.h"
+#include "vmatplan/sequence/delivered_fluence.h"
+
+// The meterset stage is being added to optimize/ alongside this pipeline: it is compiled
+// in when its header is present.
+#if __has_include("vmatplan/optimize/meterset_optimizer.h")
+#include "vmatplan/optimize/meterset_optimizer.h"
+#define VMATPLAN_HAVE_METERSET 1
+#else
+#define VMATPLAN_HAVE_METERSET 0
+#endif
+
+namespace vmatplan {
+namespace {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// The geometry the delivery realises: the sequencer subdivides control points, and the
+// final dose must be computed on the delivered control points.
+PlanGeometry delivered_geometry(const DeliveryPlan& d, const PlanGeometry& in) {
+  PlanGeometry g = in;
+  for (size_t b = 0; b < d.beams.size() && b < g.beams.size(); ++b) {
+    g.beams[b].control_points.clear();
+    for (const auto& cp : d.beams[b].control_points)
+      g.beams[b].control_points.push_back({cp.gantry_deg, cp.collimator_deg, cp.couch_deg});
+  }
+  return g;
+}
+
+DeliveryPlan scale_mu(DeliveryPlan plan, double scale) {
+  for (auto& b : plan.beams) {
+    b.meterset_mu *= scale;
+    // Same beam-on time: the dose rates scale with the MU.
+    if (b.dose_rate_mu_per_min > 0) b.dose_rate_mu_per_min *= scale;
+    for (auto& cp : b.control_points)
+      if (cp.dose_rate_mu_per_min > 0) cp.dose_rate_mu_per_min *= scale;
+  }
+  return plan;
+}
+
+// Times stages and reports progress.
+class StageClock {
+ public:
+  StageClock(const GenerateProgress& progress, GenerateResult& result)
+      : progress_(progress), result_(result), start_(Clock::now()) {}
+  void begin(const std::string& stage) {
+    stage_ = stage;
+    stage_start_ = Clock::now();
+    report(0.0);
+  }
+  void report(double fraction) const {
+    if (progress_) progress_({stage_, fraction, seconds_since(start_)});
+  }
+  void end() {
+    report(1.0);
+    result_.stage_seconds.emplace_back(stage_, seconds_since(stage_start_));
+  }
+  double total() const { return seconds_since(start_); }
+
+ private:
+  const GenerateProgress& progress_;
+  GenerateResult& result_;
+  Clock::time_point start_, stage_start_;
+  std::string stage_;
+};
+
+}  // namespace
+
+nlohmann::json generate_options_json(const GenerateOptions& o) {
+  const GenerateOptions d;
+  nlohmann::json arcs = nlohmann::json::array();
+  for (const ArcSpec& a : o.fluence.arcs)
+    arcs.push_back({{"gantry_start_deg", a.gantry_start_deg}, {"gantry_stop_deg", a.gantry_stop_deg},
+                    {"direction", a.direction == RotationDirection::kClockwise ? "CW" : "CC"},
+                    {"cp_spacing_deg", a.cp_spacing_deg}, {"collimator_deg", a.collimator_deg},
+                    {"couch_deg", a.couch_deg}});
+  nlohmann::json j = {{"patient", o.patient}, {"protocol", o.protocol}, {"machine", o.machine},
+                      {"arcs", arcs}, {"generator", o.generator}, {"refiner", o.refiner},
+                      {"bixel_width_mm", o.fluence.bixel_width_mm},
+                      {"optimisation_dose_spacing_mm", o.fluence.dose_spacing_mm},
+                      {"max_iterations", o.fluence.optimizer.max_iterations},
+                      {"seed", o.fluence.seed}, {"sector_deg", o.sequencer.sector_deg},
+                      {"final_dose_spacing_mm", o.final_dose_spacing_mm},
+                      {"meterset", o.meterset}, {"meterset_max_iterations", o.meterset_max_iterations},
+                      {"renormalise_mu", o.renormalise_mu}, {"threads", o.threads}};
+  nlohmann::json defaults = nlohmann::json::array();
+  auto is_default = [&](const char* name, bool same) { if (same) defaults.push_back(name); };
+  is_default("protocol", o.protocol == d.protocol);
+  is_default("machine", o.machine == d.machine);
+  is_default("arcs", o.arcs.empty());
+  is_default("generator", o.generator == d.generator);
+  is_default("refiner", o.refiner == d.refiner);
+  is_default("bixel_width_mm", o.fluence.bixel_width_mm == d.fluence.bixel_width_mm);
+  is_default("optimisation_dose_spacing_mm", o.fluence.dose_spacing_mm == d.fluence.dose_spacing_mm);
+  is_default("max_iterations", o.fluence.optimizer.max_iterations == d.fluence.optimizer.max_iterations);
+  is_default("seed", o.fluence.seed == d.fluence.seed);
+  is_default("final_dose_spacing_mm", o.final_dose_spacing_mm == d.final_dose_spacing_mm);
+  j["defaults"] = defaults;
+  return j;
+}
+
+GenerateResult generate_plan(const GenerateOptions& options_in, const GenerateProgress& progress) {
+  GenerateOptions options = options_in;
+  if (options.out.empty()) throw UsageError("generate: no output folder given");
+  if (!options.overwrite && fs::exists(options.out))
+    throw InputError(options.out, "already exists (use --overwrite)");
+  if (!(options.final_dose_spacing_mm > 0))
+    throw UsageError("--final-dose-spacing must be positive");
+  if (!options.arcs.empty()) {
+    options.fluence.arcs.clear();
+    for (const std::string& a : options.arcs) options.fluence.arcs.push_back(parse_arc_spec(a));
+  }
+  set_dose_engine_threads(options.threads);
+
+  GenerateResult result;
+  StageClock clock(progress, result);
+
+  // Everything is read and checked before anything is computed or written.
+  clock.begin("load");
+  auto generator = make_fluence_generator(options.generator);
+  auto refiner = make_fluence_refiner(options.refiner);
+  const Protocol protocol = load_protocol(options.protocol);
+  const Machine machine = Machine::load_named(options.machine);
+  const StructureRoles roles = StructureRoles::load_default();
+  const Patient patient = load_patient(options.patient);
+  if (protocol.prescription.targets.empty())
+    throw ProcessingError("protocol '" + protocol.name + "' has no target level");
+  const Structure& target = roles.resolve(patient, protocol.prescription.targets.front().role);
+  clock.end();
+
+  FluenceStageContext context{patient, protocol, machine, roles, options.fluence,
+                              [&clock](double f) { clock.report(f); }};
+  clock.begin("fluence");
+  FluencePlan fluence = generator->generate(context);
+  clock.end();
+  clock.begin("refine");
+  fluence = refiner->refine(context, std::move(fluence));
+  clock.end();
+
+  clock.begin("sequence");
+  PlanFile fluence_plan;
+  fluence_plan.machine_name = options.machine;
+  fluence_plan.geometry = fluence.geometry;
+  fluence_plan.fluence = fluence.fluence;
+  SequencerOptions so = options.sequencer;
+  so.fractions = protocol.prescription.fractions > 0 ? protocol.prescription.fractions : so.fractions;
+  so.prescription_dose_gy = protocol.prescription.total_dose_gy;
+  so.target_name = target.name;
+  SequencedPlan sequenced = sequence_arcs(fluence_plan, machine, so);
+  DeliveryPlan delivery = sequenced.plan;
+  clock.end();
+
+  result.meterset = {{"status", options.meterset ? "not available in this build" : "off"}};
+#if VMATPLAN_HAVE_METERSET
+  if (options.meterset) {
+    clock.begin("meterset");
+    DoseEngineOptions mo;
+    mo.dose_spacing_mm = options.fluence.dose_spacing_mm;  // the optimisation grid
+    PencilBeamEngine engine(patient, machine, fluence.geometry, fluence.fluence.grid, mo);
+    PlanObjective objective(patient, protocol, roles, engine.dose_grid(), engine.compute_voxels());
+    MetersetOptimizerOptions mopt;
+    mopt.max_iterations = options.meterset_max_iterations;
+    const MetersetResult m = optimize_meterset(delivery, engine, fluence.geometry, objective,
+                                               {patient, protocol, roles}, machine, mopt);
+    // A result the machine cannot deliver is not used; the sequenced MU stay.
+    if (m.violations.empty()) delivery = m.plan;
+    result.meterset = {{"status", m.violations.empty() ? "applied" : "rejected (not deliverable)"},
+                       {"iterations", m.iterations},
+                       {"objective_sequenced", m.objective_sequenced},
+                       {"objective_final", m.objective_final},
+                       {"mu_sequenced", m.mu_sequenced},
+                       {"mu_final", m.mu_final},
+                       {"clamped_intervals", m.clamped_intervals},
+                       {"normalisation_scale", m.normalisation_scale}};
+    clock.end();
+  }
+#endif
+
+  clock.begin("final_dose");
+  DoseEngineOptions eo;
+  eo.dose_spacing_mm = options.final_dose_spacing_mm;
+  const PlanGeometry geometry = delivered_geometry(delivery, fluence.geometry);
+  PencilBeamEngine engine(patient, machine, geometry, fluence.fluence.grid, eo);
+  clock.report(0.5);
+  DoseImage dose = engine.dose_image(delivered_fluence(delivery, fluence.fluence.grid, machine, {}));
+  result.evaluation = evaluate_plan(patient, dose, protocol, roles);
+  // Sequencing changes the dose a little; the protocol's normalisation is restored by
+  // scaling the MU (dose is linear in MU) when the scaled plan is still deliverable.
+  const double scale = result.evaluation.normalisation_scale;
+  if (options.renormalise_mu && scale > 0.5 && scale < 2.0 && scale != 1.0) {
+    DeliveryPlan scaled = scale_mu(delivery, scale);
+    if (check_deliverability(scaled, machine).empty()) {
+      delivery = std::move(scaled);
+      for (float& v : dose.voxels) v = static_cast<float>(v * scale);
+      result.evaluation = evaluate_plan(patient, dose, protocol, roles);
+      result.mu_scale = scale;
+    }
+  }
+  const auto violations = check_deliverability(delivery, machine);
+  result.deliverability_violations = static_cast<int>(violations.size());
+  if (!violations.empty())
+    throw ProcessingError("sequenced plan is not deliverable: " + format_violation(violations.front()));
+  result.complexity = compute_complexity(delivery, machine);
+  for (const auto& b : delivery.beams) result.control_points += static_cast<int>(b.control_points.size());
+  clock.end();
+
+  clock.begin("write");
+  delivery.identity = patient.identity;
+  delivery.patient_position = patient.identity.patient_position;
+  delivery.sop_instance_uid = make_uid();
+  StagedOutput out(options.out, StagedOutput::Kind::kDirectory, options.overwrite);
+  const std::string rp = out.path() + "/RP.dcm";
+  write_rtplan(delivery, rp);
+  const auto problems = validate_rtplan_file(rp);
+  if (!problems.empty())
+    throw ProcessingError("RT Plan fails validation (" + std::to_string(problems.size()) +
+                          " problems), first: " + problems.front());
+  write_rtdose(dose, delivery, out.path() + "/RD.dcm");
+  PlanFile plan_file;
+  plan_file.machine_name = options.machine;
+  plan_file.geometry = geometry;
+  plan_file.fluence = delivered_fluence(delivery, fluence.fluence.grid, machine, {});
+  plan_file.extra["delivery"] = delivery_plan_to_json(delivery);
+  save_plan(plan_file, out.path() + "/plan.json");
+
+  clock.end();  // the summary's own writing is not timed
+  result.total_seconds = clock.total();
+  PlanSummaryInputs in{options, protocol, patient, fluence.info, result};
+  in.tool_versions = {{"vmatplan", kVersion},
+                      {"libtorch", std::to_string(TORCH_VERSION_MAJOR) + "." +
+                                       std::to_string(TORCH_VERSION_MINOR) + "." +
+                                       std::to_string(TORCH_VERSION_PATCH)}};
+  result.summary = write_generate_report(out.path(), in);
+  out.commit();
+  result.out = options.out;
+  return result;
+}
+
+}  // namespace vmatplan

@@ -1,0 +1,104 @@
+// `vmatplan generate` and `vmatplan batch` end to end on tiny phantoms (two short arcs,
+// coarse grids): generate prints a summary and writes the folder; bad input exits 1 and
+// writes nothing; a batch of three patients with one broken path records its error and
+// finishes the others; --resume redoes only a deleted folder; --shard 2/2 takes the second.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "test_support.h"
+
+using namespace vmatplan;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kCoarse =
+    " --arcs 330:30:cw:4 150:210:cw:4 --bixel 10 --dose-spacing 10 --max-iter 5"
+    " --final-dose-spacing 10 --meterset-iter 5";
+
+std::string make_phantom(const std::string& dir, int seed) {
+  const std::string p = dir + "/phantom" + std::to_string(seed);
+  auto r = test::run_cli("phantom --seed " + std::to_string(seed) +
+                         " --spacing 4 4 5 --format nifti --out " + p);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return p;
+}
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream f(path);
+  return nlohmann::json::parse(f);
+}
+
+}  // namespace
+
+TEST_CASE("generate writes a plan folder; bad input writes nothing", "[cli][generate][slow]") {
+  const std::string dir = test::scratch_dir("cli_generate");
+  const std::string patient = make_phantom(dir, 11);
+  auto r = test::run_cli("--threads 1 generate --patient " + patient + kCoarse + " --out " + dir + "/plan");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("MU per fraction") != std::string::npos);
+  CHECK(r.err.find("generate: sequence") != std::string::npos);  // progress on stderr
+  CHECK(fs::is_regular_file(dir + "/plan/RP.dcm"));
+  CHECK(fs::is_regular_file(dir + "/plan/report.html"));
+  CHECK(!read_json(dir + "/plan/summary.json")["goals"].empty());
+
+  auto again = test::run_cli("generate --patient " + patient + kCoarse + " --out " + dir + "/plan");
+  CHECK(again.exit_code == 1);  // exists, no --overwrite
+  auto bad = test::run_cli("generate --patient " + dir + "/nope" + kCoarse + " --out " + dir + "/bad");
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find(dir + "/nope") != std::string::npos);
+  CHECK(!fs::exists(dir + "/bad"));
+  auto unknown = test::run_cli("generate --patient " + patient + " --generator magic --out " + dir + "/bad");
+  CHECK(unknown.exit_code == 2);
+  CHECK(unknown.err.find("available: classical") != std::string::npos);
+  CHECK(!fs::exists(dir + "/bad"));
+}
+
+TEST_CASE("batch records a broken patient, resumes and shards", "[cli][batch][slow]") {
+  const std::string dir = test::scratch_dir("cli_batch");
+  make_phantom(dir, 21);
+  make_phantom(dir, 22);
+  {
+    std::ofstream m(dir + "/cohort.csv");
+    m << "id,path\nP21,phantom21\nBROKEN,no_such_folder\nP22,phantom22\n";
+  }
+  const std::string batch = "--threads 1 batch --cohort " + dir + "/cohort.csv" + kCoarse;
+  auto r = test::run_cli(batch + " --jobs 2 --out " + dir + "/run");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto s = read_json(dir + "/run/cohort_summary.json");
+  REQUIRE(s["patients"].size() == 3u);
+  CHECK(s["patients"][0]["status"] == "done");
+  CHECK(s["patients"][1]["status"] == "failed");
+  CHECK(s["patients"][1]["error"].get<std::string>().find("no_such_folder") != std::string::npos);
+  CHECK(s["patients"][2]["status"] == "done");
+  CHECK(s["patients"][2]["mu_per_fraction"].get<double>() > 0);
+  CHECK(fs::is_regular_file(dir + "/run/cohort_summary.csv"));
+
+  // Resume after deleting one finished folder: only it (and the broken one) run again.
+  const auto p21_time = fs::last_write_time(dir + "/run/P21/summary.json");
+  fs::remove_all(dir + "/run/P22");
+  auto resumed = test::run_cli(batch + " --resume --out " + dir + "/run");
+  INFO(resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK(resumed.err.find("P21: finished earlier, skipped") != std::string::npos);
+  CHECK(resumed.err.find("P22 done") != std::string::npos);
+  CHECK(fs::last_write_time(dir + "/run/P21/summary.json") == p21_time);
+  auto s2 = read_json(dir + "/run/cohort_summary.json");
+  CHECK(s2["done"] == 2);
+  CHECK(s2["failed"] == 1);
+
+  // Shard 2/2 of three patients is the second one only (the broken path: quick).
+  auto shard = test::run_cli(batch + " --shard 2/2 --out " + dir + "/shard");
+  REQUIRE(shard.exit_code == 0);
+  auto s3 = read_json(dir + "/shard/cohort_summary.json");
+  CHECK(s3["patients"][0]["status"] == "pending");
+  CHECK(s3["patients"][1]["status"] == "failed");
+  CHECK(s3["patients"][2]["status"] == "pending");
+  CHECK(test::run_cli(batch + " --shard 3/2 --out " + dir + "/x").exit_code == 2);
+  CHECK(!fs::exists(dir + "/x"));
+}
