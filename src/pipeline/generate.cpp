@@ -18,19 +18,11 @@
 #include "vmatplan/io/rtplan_validator.h"
 #include "vmatplan/io/rtplan_writer.h"
 #include "vmatplan/machine/machine.h"
+#include "vmatplan/optimize/meterset_optimizer.h"
 #include "vmatplan/pipeline/fluence_stages.h"
 #include "vmatplan/pipeline/plan_report.h"
 #include "vmatplan/sequence/deliverability.h"
 #include "vmatplan/sequence/delivered_fluence.h"
-
-// The meterset stage is being added to optimize/ alongside this pipeline: it is compiled
-// in when its header is present.
-#if __has_include("vmatplan/optimize/meterset_optimizer.h")
-#include "vmatplan/optimize/meterset_optimizer.h"
-#define VMATPLAN_HAVE_METERSET 1
-#else
-#define VMATPLAN_HAVE_METERSET 0
-#endif
 
 namespace vmatplan {
 namespace {
@@ -176,8 +168,7 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
   DeliveryPlan delivery = sequenced.plan;
   clock.end();
 
-  result.meterset = {{"status", options.meterset ? "not available in this build" : "off"}};
-#if VMATPLAN_HAVE_METERSET
+  result.meterset = {{"status", "off"}};
   if (options.meterset) {
     clock.begin("meterset");
     DoseEngineOptions mo;
@@ -200,7 +191,6 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
                        {"normalisation_scale", m.normalisation_scale}};
     clock.end();
   }
-#endif
 
   clock.begin("final_dose");
   DoseEngineOptions eo;

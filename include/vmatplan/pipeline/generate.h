@@ -7,8 +7,8 @@
 //
 // Stages: load -> fluence (generator, e.g. "classical") -> refine (refiner, e.g. "none")
 // -> sequence (apertures + MU per control point; checked for deliverability) -> meterset
-// re-optimisation (optimize/meterset_optimizer.h; compiled in when that header is present,
-// else recorded as not available) -> final dose from the
+// re-optimisation of the apertures' MU (optimize/meterset_optimizer.h; --no-meterset skips
+// it) -> final dose from the
 // apertures' delivered fluence on a finer grid, renormalised per the protocol by scaling
 // the MU (kept only while the plan stays deliverable) -> write. OUT receives RP.dcm (checked
 // with the project's validator), RD.dcm, plan.json (the delivery), summary.json (goals,
