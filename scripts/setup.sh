@@ -15,7 +15,7 @@ packages=(
   libtorch-dev libinsighttoolkit5-dev libgdcm-tools libdcmtk-dev libcli11-dev
   libspdlog-dev nlohmann-json3-dev catch2 libmatio-dev
   # independent checkers used by the tests: dciodvfy, dcmdump, pydicom, plastimatch
-  dicom3tools dcmtk python3-pydicom python3-numpy plastimatch
+  dicom3tools dcmtk python3-pydicom python3-numpy plastimatch jq
 )
 
 missing=()
