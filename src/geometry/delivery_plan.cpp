@@ -3,59 +3,15 @@
 #include <cmath>
 
 #include "vmatplan/core/error.h"
+#include "json_fields.h"
 
 namespace vmatplan {
 namespace {
 
 using nlohmann::json;
 
-std::string direction_name(RotationDirection d) {
-  switch (d) {
-    case RotationDirection::kClockwise: return "CW";
-    case RotationDirection::kCounterClockwise: return "CC";
-    default: return "NONE";
-  }
-}
-
-// Field access that reports "field a.b: problem" against the source file.
-struct Reader {
-  std::string source;
-  [[noreturn]] void fail(const std::string& field, const std::string& problem) const {
-    throw InputError(source, "field " + field + ": " + problem);
-  }
-  const json& at(const json& j, const std::string& key, const std::string& ctx) const {
-    if (!j.is_object() || !j.contains(key)) fail(ctx + key, "missing");
-    return j.at(key);
-  }
-  double number(const json& j, const std::string& key, const std::string& ctx) const {
-    const json& v = at(j, key, ctx);
-    if (!v.is_number()) fail(ctx + key, "expected a number");
-    return v.get<double>();
-  }
-  std::string string(const json& j, const std::string& key, const std::string& ctx) const {
-    const json& v = at(j, key, ctx);
-    if (!v.is_string()) fail(ctx + key, "expected a string");
-    return v.get<std::string>();
-  }
-  std::vector<double> numbers(const json& j, const std::string& key, const std::string& ctx) const {
-    const json& v = at(j, key, ctx);
-    if (!v.is_array()) fail(ctx + key, "expected an array of numbers");
-    std::vector<double> out;
-    out.reserve(v.size());
-    for (const auto& x : v) {
-      if (!x.is_number()) fail(ctx + key, "expected an array of numbers");
-      out.push_back(x.get<double>());
-    }
-    return out;
-  }
-  RotationDirection direction(const json& j, const std::string& key, const std::string& ctx) const {
-    const std::string d = string(j, key, ctx);
-    if (d == "CW") return RotationDirection::kClockwise;
-    if (d == "CC") return RotationDirection::kCounterClockwise;
-    if (d == "NONE") return RotationDirection::kNone;
-    fail(ctx + key, "expected CW, CC or NONE, found '" + d + "'");
-  }
-};
+using json_fields::Reader;
+using json_fields::direction_name;
 
 json cp_to_json(const DeliveryControlPoint& cp) {
   return {{"gantry_deg", cp.gantry_deg},

@@ -6,6 +6,7 @@
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/safetensors.h"
 #include "vmatplan/core/staged_output.h"
+#include "json_fields.h"
 
 namespace vmatplan {
 namespace {
@@ -16,50 +17,8 @@ using nlohmann::json;
 constexpr const char* kFormat = "vmatplan-plan";
 constexpr int kVersion = 1;
 
-std::string direction_name(RotationDirection d) {
-  switch (d) {
-    case RotationDirection::kClockwise: return "CW";
-    case RotationDirection::kCounterClockwise: return "CC";  // DICOM (300A,011F) spelling
-    default: return "NONE";
-  }
-}
-
-// Field access that reports "field a.b: problem" against the JSON file.
-struct Reader {
-  std::string path;
-  [[noreturn]] void fail(const std::string& field, const std::string& problem) const {
-    throw InputError(path, "field " + field + ": " + problem);
-  }
-  const json& at(const json& j, const std::string& key, const std::string& ctx) const {
-    if (!j.is_object() || !j.contains(key)) fail(ctx + key, "missing");
-    return j.at(key);
-  }
-  double number(const json& j, const std::string& key, const std::string& ctx) const {
-    const json& v = at(j, key, ctx);
-    if (!v.is_number()) fail(ctx + key, "expected a number");
-    return v.get<double>();
-  }
-  int integer(const json& j, const std::string& key, const std::string& ctx) const {
-    const json& v = at(j, key, ctx);
-    if (!v.is_number_integer()) fail(ctx + key, "expected an integer");
-    return v.get<int>();
-  }
-  std::string string(const json& j, const std::string& key, const std::string& ctx) const {
-    const json& v = at(j, key, ctx);
-    if (!v.is_string()) fail(ctx + key, "expected a string");
-    return v.get<std::string>();
-  }
-  std::vector<double> numbers(const json& j, const std::string& key, const std::string& ctx) const {
-    const json& v = at(j, key, ctx);
-    if (!v.is_array()) fail(ctx + key, "expected an array of numbers");
-    std::vector<double> out;
-    for (const auto& x : v) {
-      if (!x.is_number()) fail(ctx + key, "expected an array of numbers");
-      out.push_back(x.get<double>());
-    }
-    return out;
-  }
-};
+using json_fields::Reader;
+using json_fields::direction_name;
 
 std::string tensor_path_for(const std::string& json_path) {
   return fs::path(json_path).replace_extension(".safetensors").string();

@@ -18,6 +18,7 @@
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/uid.h"
 #include "vmatplan/core/version.h"
+#include "rt_dicom_common.h"
 
 namespace vmatplan {
 namespace {
@@ -45,19 +46,8 @@ std::string ds_list(std::initializer_list<double> values, int decimals = 6) {
   return s;
 }
 
-void put(DcmItem& item, const DcmTagKey& tag, const std::string& value, const std::string& file) {
-  OFCondition c = item.putAndInsertString(tag, value.c_str());
-  if (c.bad())
-    throw ProcessingError(file + ": cannot set " + DcmTag(tag).getTagName() + ": " + c.text());
-}
-
-DcmItem& new_item(DcmItem& parent, const DcmTagKey& seq, const std::string& file) {
-  DcmItem* item = nullptr;
-  OFCondition c = parent.findOrCreateSequenceItem(seq, item, -2);  // -2: append
-  if (c.bad() || !item)
-    throw ProcessingError(file + ": cannot add an item to " + DcmTag(seq).getTagName());
-  return *item;
-}
+using rt::new_item;
+using rt::put;
 
 void save(DcmFileFormat& ff, const std::string& path) {
   OFCondition c = ff.saveFile(path.c_str(), EXS_LittleEndianExplicit);
