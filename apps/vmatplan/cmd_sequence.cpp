@@ -38,18 +38,6 @@ struct SequenceCmdOptions {
   int threads = 1;
 };
 
-// The geometry the delivery realises (a static beam becomes several control points).
-PlanGeometry geometry_of(const DeliveryPlan& d, const PlanGeometry& in) {
-  PlanGeometry g = in;
-  for (size_t b = 0; b < d.beams.size(); ++b) {
-    Beam& gb = g.beams[b];
-    gb.control_points.clear();
-    for (const auto& cp : d.beams[b].control_points)
-      gb.control_points.push_back({cp.gantry_deg, cp.collimator_deg, cp.couch_deg});
-  }
-  return g;
-}
-
 int run_sequence(const SequenceCmdOptions& opt) {
   if (std::filesystem::exists(opt.out) && !opt.overwrite)
     throw InputError(opt.out, "already exists (use --overwrite)");
@@ -92,7 +80,7 @@ int run_sequence(const SequenceCmdOptions& opt) {
 
   PlanFile out;
   out.machine_name = opt.machine.empty() ? in.machine_name : opt.machine;
-  out.geometry = geometry_of(s.plan, in.geometry);
+  out.geometry = delivered_geometry(s.plan, in.geometry);
   out.fluence = delivered_fluence(s.plan, in.fluence.grid, machine, {});
   out.extra = in.extra.is_object() ? in.extra : nlohmann::json::object();
   out.extra["delivery"] = delivery_plan_to_json(s.plan);

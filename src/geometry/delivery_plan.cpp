@@ -177,4 +177,14 @@ DeliveryPlan delivery_plan_from_json(const json& j, const std::string& source) {
   return p;
 }
 
+PlanGeometry delivered_geometry(const DeliveryPlan& delivery, const PlanGeometry& planned) {
+  PlanGeometry g = planned;
+  for (size_t b = 0; b < delivery.beams.size() && b < g.beams.size(); ++b) {
+    g.beams[b].control_points.clear();
+    for (const auto& cp : delivery.beams[b].control_points)
+      g.beams[b].control_points.push_back({cp.gantry_deg, cp.collimator_deg, cp.couch_deg});
+  }
+  return g;
+}
+
 }  // namespace vmatplan

@@ -7,6 +7,8 @@
 #include <ctime>
 
 #include "vmatplan/core/error.h"
+#include "vmatplan/core/uid.h"
+#include "vmatplan/core/version.h"
 
 namespace vmatplan::rt {
 
@@ -87,6 +89,30 @@ std::vector<DcmItem*> items(DcmItem& item, const DcmTagKey& seq) {
   if (item.findAndGetSequence(seq, sq, false).bad() || !sq) return out;
   for (unsigned long i = 0; i < sq->card(); ++i) out.push_back(sq->getItem(i));
   return out;
+}
+
+void put_patient_study_series(DcmItem& d, const DicomIdentity& id, const std::string& modality,
+                              const std::string& series_description, const std::string& f) {
+  auto or_uid = [](const std::string& s) { return s.empty() ? make_uid() : s; };
+  put(d, DCM_PatientName, id.patient_name, f);
+  put(d, DCM_PatientID, id.patient_id, f);
+  put(d, DCM_PatientBirthDate, "", f);
+  put(d, DCM_PatientSex, "", f);
+  put(d, DCM_StudyInstanceUID, or_uid(id.study_instance_uid), f);
+  put(d, DCM_StudyDate, "", f);
+  put(d, DCM_StudyTime, "", f);
+  put(d, DCM_ReferringPhysicianName, "", f);
+  put(d, DCM_StudyID, "", f);
+  put(d, DCM_AccessionNumber, "", f);
+  put(d, DCM_Modality, modality, f);
+  put(d, DCM_SeriesInstanceUID, make_uid(), f);
+  put(d, DCM_SeriesNumber, "1", f);
+  put(d, DCM_SeriesDescription, series_description, f);
+  put(d, DCM_OperatorsName, "", f);
+  put(d, DCM_FrameOfReferenceUID, or_uid(id.frame_of_reference_uid), f);
+  put(d, DCM_PositionReferenceIndicator, "", f);
+  put(d, DCM_Manufacturer, "vmatplan", f);
+  put(d, DCM_SoftwareVersions, kVersion, f);
 }
 
 std::string today_da() {

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "vmatplan/patient/patient.h"
+
 namespace vmatplan::rt {
 
 constexpr const char* kRtPlanStorage = "1.2.840.10008.5.1.4.1.1.481.5";
@@ -29,6 +31,12 @@ bool has(DcmItem& item, const DcmTagKey& tag);
 bool get_number(DcmItem& item, const DcmTagKey& tag, double& out);  // false when absent/bad
 std::vector<double> get_numbers(DcmItem& item, const DcmTagKey& tag);
 std::vector<DcmItem*> items(DcmItem& item, const DcmTagKey& seq);
+
+// Patient, General Study, RT Series, Frame of Reference and General Equipment modules
+// (PS3.3 C.7.1.1, C.7.2.1, C.8.8.1, C.7.4.1, C.7.5.1) from the patient's identity; a new
+// series UID, and new study / frame-of-reference UIDs where the identity has none.
+void put_patient_study_series(DcmItem& d, const DicomIdentity& id, const std::string& modality,
+                              const std::string& series_description, const std::string& file);
 
 std::string today_da();  // YYYYMMDD
 std::string now_tm();    // HHMMSS

@@ -146,27 +146,8 @@ std::string write_rtplan(const DeliveryPlan& plan, const std::string& f) {
   put(d, DCM_InstanceCreationTime, rt::now_tm(), f);
   put(d, DCM_SOPClassUID, rt::kRtPlanStorage, f);
   put(d, DCM_SOPInstanceUID, sop, f);
-  // Patient and General Study: the loaded patient's identity.
-  put(d, DCM_PatientName, id.patient_name, f);
-  put(d, DCM_PatientID, id.patient_id, f);
-  put(d, DCM_PatientBirthDate, "", f);
-  put(d, DCM_PatientSex, "", f);
-  put(d, DCM_StudyInstanceUID, or_uid(id.study_instance_uid), f);
-  put(d, DCM_StudyDate, "", f);
-  put(d, DCM_StudyTime, "", f);
-  put(d, DCM_ReferringPhysicianName, "", f);
-  put(d, DCM_StudyID, "", f);
-  put(d, DCM_AccessionNumber, "", f);
-  // RT Series, Frame of Reference, General Equipment.
-  put(d, DCM_Modality, "RTPLAN", f);
-  put(d, DCM_SeriesInstanceUID, make_uid(), f);
-  put(d, DCM_SeriesNumber, "1", f);
-  put(d, DCM_SeriesDescription, "vmatplan RT Plan", f);
-  put(d, DCM_OperatorsName, "", f);
-  put(d, DCM_FrameOfReferenceUID, or_uid(id.frame_of_reference_uid), f);
-  put(d, DCM_PositionReferenceIndicator, "", f);
-  put(d, DCM_Manufacturer, "vmatplan", f);
-  put(d, DCM_SoftwareVersions, kVersion, f);
+  // Patient, General Study, RT Series, Frame of Reference, General Equipment.
+  rt::put_patient_study_series(d, id, "RTPLAN", "vmatplan RT Plan", f);
   // RT General Plan (C.8.8.9).
   put(d, DCM_RTPlanLabel, plan.label.empty() ? "vmatplan" : plan.label.substr(0, 16), f);
   put(d, DCM_RTPlanName, plan.label, f);

@@ -33,18 +33,6 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// The geometry the delivery realises: the sequencer subdivides control points, and the
-// final dose must be computed on the delivered control points.
-PlanGeometry delivered_geometry(const DeliveryPlan& d, const PlanGeometry& in) {
-  PlanGeometry g = in;
-  for (size_t b = 0; b < d.beams.size() && b < g.beams.size(); ++b) {
-    g.beams[b].control_points.clear();
-    for (const auto& cp : d.beams[b].control_points)
-      g.beams[b].control_points.push_back({cp.gantry_deg, cp.collimator_deg, cp.couch_deg});
-  }
-  return g;
-}
-
 DeliveryPlan scale_mu(DeliveryPlan plan, double scale) {
   for (auto& b : plan.beams) {
     b.meterset_mu *= scale;

@@ -80,4 +80,9 @@ DeliveryPlan delivery_plan_from_json(const nlohmann::json& j, const std::string&
 // rotation (IEC 61217: CW increases the angle), in [0, 360); 0 for NONE.
 double gantry_step_deg(const DeliveryControlPoint& from, const DeliveryControlPoint& to);
 
+// The geometry a delivery realises: `planned` with each beam's control points replaced by
+// the delivered ones (the sequencer subdivides intervals; dose from apertures must be
+// computed on these). Beams beyond either list are left as they are.
+PlanGeometry delivered_geometry(const DeliveryPlan& delivery, const PlanGeometry& planned);
+
 }  // namespace vmatplan
