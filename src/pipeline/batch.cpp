@@ -16,6 +16,7 @@
 
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/json_file.h"
+#include "vmatplan/core/staged_output.h"
 
 namespace vmatplan {
 namespace {
@@ -86,6 +87,8 @@ bool plan_patient(const BatchOptions& options, const CohortEntry& e, std::string
   const std::string failed = options.out + "/" + e.id + ".failed.json";
   std::error_code ec;
   fs::remove(failed, ec);
+  // A killed earlier run may have left its half-written stage of this patient behind.
+  remove_stale_stages(options.out + "/" + e.id);
   GenerateOptions g = options.plan;
   g.patient = e.path;
   g.out = options.out + "/" + e.id;

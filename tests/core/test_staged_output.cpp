@@ -48,3 +48,17 @@ TEST_CASE("a file stage replaces the old file only on commit", "[core][staged]")
   CHECK(s == "old");
   CHECK_THROWS_AS(StagedOutput(f, StagedOutput::Kind::kFile, false), InputError);
 }
+
+TEST_CASE("stale stages of a killed writer are removed, others kept", "[core][staged]") {
+  auto dir = test::scratch_dir("staged_stale");
+  fs::create_directories(dir + "/.out.partial-123/sub");
+  std::ofstream(dir + "/.out.partial-77") << "x";
+  fs::create_directories(dir + "/.other.partial-5");
+  fs::create_directories(dir + "/out");
+  remove_stale_stages(dir + "/out");
+  CHECK_FALSE(fs::exists(dir + "/.out.partial-123"));
+  CHECK_FALSE(fs::exists(dir + "/.out.partial-77"));
+  CHECK(fs::exists(dir + "/.other.partial-5"));
+  CHECK(fs::exists(dir + "/out"));
+  remove_stale_stages(dir + "/missing_parent/x");  // no such folder: nothing to do
+}

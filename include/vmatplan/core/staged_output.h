@@ -32,4 +32,8 @@ class StagedOutput {
   bool committed_ = false;
 };
 
+// Removes the stages of `final_path` that a killed process left behind (siblings named
+// ".NAME.partial-*"). Only for a caller that knows no other process is writing NAME.
+void remove_stale_stages(const std::string& final_path);
+
 }  // namespace vmatplan
