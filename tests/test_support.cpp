@@ -75,4 +75,14 @@ bool have_program(const std::string& name) {
   return run_shell("command -v " + name).exit_code == 0;
 }
 
+CommandResult make_tiny_phantom(const std::string& dir, int seed, std::string* path) {
+  const std::string p = dir + "/phantom" + std::to_string(seed);
+  if (path) *path = p;
+  return run_cli("phantom --seed " + std::to_string(seed) + " --spacing 4 4 5 --format nifti --out " + p);
+}
+
+const char* const kCoarsePlanFlags =
+    " --arcs 330:30:cw:4 150:210:cw:4 --bixel 10 --dose-spacing 10 --max-iter 5"
+    " --final-dose-spacing 10 --meterset-iter 5";
+
 }  // namespace vmatplan::test

@@ -23,6 +23,13 @@ CommandResult run_cli(const std::string& args);
 CommandResult run_shell(const std::string& command);
 bool have_program(const std::string& name);
 
+// `vmatplan phantom --seed SEED --spacing 4 4 5 --format nifti --out DIR/phantomSEED`: a
+// tiny synthetic patient for end-to-end tests. Sets *path to the patient folder.
+CommandResult make_tiny_phantom(const std::string& dir, int seed, std::string* path);
+// generate/batch flags that plan a tiny phantom in seconds: two short arcs, 10 mm bixels
+// and dose grids, few iterations.
+extern const char* const kCoarsePlanFlags;
+
 }  // namespace vmatplan::test
 
 // Catch2 v2 has no SKIP: warn and leave the test case.

@@ -31,7 +31,8 @@ int run_batch_cmd(BatchCmdOptions opt, const GlobalOptions& global) {
   std::printf("planned %d (%d failed), skipped %d finished; cohort: %d done, %d failed, %d pending\n",
               r.planned, r.failed, r.skipped, r.summary["done"].get<int>(),
               r.summary["failed"].get<int>(), r.summary["pending"].get<int>());
-  std::printf("wrote %s/cohort_summary.csv and .json\n", opt.batch.out.c_str());
+  std::printf("wrote %s/cohort_summary.csv and .json%s\n", opt.batch.out.c_str(),
+              opt.batch.plan.training_export ? " and training_manifest.json" : "");
   return 0;
 }
 
@@ -59,6 +60,8 @@ Command register_batch(CLI::App& app, const GlobalOptions& global) {
   sub->add_flag("!--no-meterset", p.meterset, "Skip the meterset (MU) re-optimisation");
   sub->add_option("--meterset-iter", p.meterset_max_iterations, "Meterset iteration limit")->capture_default_str();
   sub->add_option("--seed", p.fluence.seed, "Seed of the initial-fluence jitter")->capture_default_str();
+  sub->add_flag("--training-set", p.training_export,
+                "Write training.safetensors per patient and training_manifest.json (docs/training_set.md)");
   sub->add_flag("--json", opt->json, "Print cohort_summary.json on stdout");
   return {sub, [opt, &global] { return run_batch_cmd(*opt, global); }};
 }

@@ -85,6 +85,8 @@ Command register_generate(CLI::App& app, const GlobalOptions& global) {
   sub->add_option("--seed", p.fluence.seed, "Seed of the initial-fluence jitter")->capture_default_str();
   sub->add_option("--out", p.out, "Output folder")->required();
   sub->add_flag("--overwrite", p.overwrite, "Replace an existing output folder");
+  sub->add_flag("--training-export", p.training_export,
+                "Also write training.safetensors (BEV conditioning + refined fluence, docs/training_set.md)");
   sub->add_flag("--json", opt->json, "Print summary.json on stdout");
   return {sub, [opt, &global] { return run_generate(*opt, global); }};
 }

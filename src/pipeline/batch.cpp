@@ -17,6 +17,7 @@
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/json_file.h"
 #include "vmatplan/core/staged_output.h"
+#include "vmatplan/pipeline/training_set.h"
 
 namespace vmatplan {
 namespace {
@@ -154,7 +155,10 @@ BatchResult run_batch(const BatchOptions& options, const std::function<void(cons
   std::vector<const CohortEntry*> todo;
   for (size_t k : shard_positions(cohort.size(), options.shard)) {
     const CohortEntry& e = cohort[k];
-    if (options.resume && is_finished_patient(options.out + "/" + e.id)) {
+    // With --training-set a folder without its training example is not finished.
+    const std::string dir = options.out + "/" + e.id;
+    if (options.resume &&
+        (options.plan.training_export ? has_training_example(dir) : is_finished_patient(dir))) {
       ++result.skipped;
       say(e.id + ": finished earlier, skipped");
       continue;
@@ -222,6 +226,7 @@ BatchResult run_batch(const BatchOptions& options, const std::function<void(cons
     }
   }
   result.summary = write_cohort_summary(options.out, cohort);
+  if (options.plan.training_export) write_training_manifest(options.out, cohort);
   return result;
 }
 

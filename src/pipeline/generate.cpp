@@ -21,6 +21,7 @@
 #include "vmatplan/optimize/meterset_optimizer.h"
 #include "vmatplan/pipeline/fluence_stages.h"
 #include "vmatplan/pipeline/plan_report.h"
+#include "vmatplan/pipeline/training_set.h"
 #include "vmatplan/sequence/deliverability.h"
 #include "vmatplan/sequence/delivered_fluence.h"
 
@@ -88,7 +89,8 @@ nlohmann::json generate_options_json(const GenerateOptions& o) {
                       {"seed", o.fluence.seed}, {"sector_deg", o.sequencer.sector_deg},
                       {"final_dose_spacing_mm", o.final_dose_spacing_mm},
                       {"meterset", o.meterset}, {"meterset_max_iterations", o.meterset_max_iterations},
-                      {"renormalise_mu", o.renormalise_mu}, {"threads", o.threads}};
+                      {"renormalise_mu", o.renormalise_mu}, {"threads", o.threads},
+                      {"training_export", o.training_export}};
   nlohmann::json defaults = nlohmann::json::array();
   auto is_default = [&](const char* name, bool same) { if (same) defaults.push_back(name); };
   is_default("protocol", o.protocol == d.protocol);
@@ -143,13 +145,22 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
   fluence = refiner->refine(context, std::move(fluence));
   clock.end();
 
+  const int fractions =
+      protocol.prescription.fractions > 0 ? protocol.prescription.fractions : options.sequencer.fractions;
+  SafeTensorsFile training;
+  if (options.training_export) {
+    clock.begin("training");
+    training = make_training_example({patient, protocol, machine, roles, options, fluence, fractions});
+    clock.end();
+  }
+
   clock.begin("sequence");
   PlanFile fluence_plan;
   fluence_plan.machine_name = options.machine;
   fluence_plan.geometry = fluence.geometry;
   fluence_plan.fluence = fluence.fluence;
   SequencerOptions so = options.sequencer;
-  so.fractions = protocol.prescription.fractions > 0 ? protocol.prescription.fractions : so.fractions;
+  so.fractions = fractions;
   so.prescription_dose_gy = protocol.prescription.total_dose_gy;
   so.target_name = target.name;
   SequencedPlan sequenced = sequence_arcs(fluence_plan, machine, so);
@@ -226,6 +237,7 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
   plan_file.fluence = delivered_fluence(delivery, fluence.fluence.grid, machine, {});
   plan_file.extra["delivery"] = delivery_plan_to_json(delivery);
   save_plan(plan_file, out.path() + "/plan.json");
+  if (options.training_export) write_safetensors(training, out.path() + "/" + kTrainingFileName);
 
   clock.end();  // the summary's own writing is not timed
   result.total_seconds = clock.total();

@@ -14,14 +14,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char* kCoarse =
-    " --arcs 330:30:cw:4 150:210:cw:4 --bixel 10 --dose-spacing 10 --max-iter 5"
-    " --final-dose-spacing 10 --meterset-iter 5";
+const char* const kCoarse = test::kCoarsePlanFlags;
 
 std::string make_phantom(const std::string& dir, int seed) {
-  const std::string p = dir + "/phantom" + std::to_string(seed);
-  auto r = test::run_cli("phantom --seed " + std::to_string(seed) +
-                         " --spacing 4 4 5 --format nifti --out " + p);
+  std::string p;
+  auto r = test::make_tiny_phantom(dir, seed, &p);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   return p;

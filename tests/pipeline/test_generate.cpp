@@ -25,9 +25,8 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string make_phantom(const std::string& dir, int seed) {
-  const std::string p = dir + "/phantom" + std::to_string(seed);
-  auto r = test::run_cli("phantom --seed " + std::to_string(seed) +
-                         " --spacing 4 4 5 --format nifti --out " + p);
+  std::string p;
+  auto r = test::make_tiny_phantom(dir, seed, &p);
   CATCH_INFO(r.err);
   CATCH_REQUIRE(r.exit_code == 0);
   return p;

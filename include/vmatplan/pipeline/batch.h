@@ -15,6 +15,10 @@
 // run, so a killed-and-resumed run ends with the same summary as an uninterrupted one.
 // --shard i/N takes the patients at positions i, i+N, i+2N... (1-based); --resume skips
 // finished patients; --jobs N plans N patients at a time, each in its own process.
+// With plan.training_export (--training-set) every patient folder also holds
+// training.safetensors, a finished folder without one is redone on --resume, and
+// OUT/training_manifest.json is rebuilt from the folders at the end of every run
+// (pipeline/training_set.h).
 #include <functional>
 #include <string>
 #include <vector>

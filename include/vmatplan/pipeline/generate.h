@@ -13,7 +13,8 @@
 // the MU (kept only while the plan stays deliverable) -> write. OUT receives RP.dcm (checked
 // with the project's validator), RD.dcm, plan.json (the delivery), summary.json (goals,
 // metrics, MU, complexity, delivery time, defaults chosen, timings, versions), dvh.svg and
-// report.html, all staged: a failure leaves nothing at OUT.
+// report.html (and training.safetensors with training_export), all staged: a failure
+// leaves nothing at OUT.
 // Deterministic for the same inputs, seed and thread count (the DICOM UIDs are new each run).
 #include <functional>
 #include <string>
@@ -46,6 +47,9 @@ struct GenerateOptions {
   int meterset_max_iterations = 40;
   bool renormalise_mu = true;                   // scale MU so the final dose meets the rule
   int threads = 1;                              // dose engine and LibTorch threads
+  // Also write OUT/training.safetensors: BEV conditioning + the refined fluence (MU per
+  // fraction) of this plan, an example for the learned stages (pipeline/training_set.h).
+  bool training_export = false;
   std::string out;
   bool overwrite = false;
 };
