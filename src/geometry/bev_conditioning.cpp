@@ -112,14 +112,16 @@ BevConditioning compute_bev_conditioning(const BevConditioningInputs& in) {
     c.absent.push_back(kBevChannelNames[kChannelBodyDepth]);
   }
 
-  std::vector<std::pair<const Beam*, const ControlPointGeometry*>> cps;
+  std::vector<const ControlPointGeometry*> cps;
   for (const Beam& b : in.geometry.beams)
-    for (const ControlPointGeometry& cp : b.control_points) cps.emplace_back(&b, &cp);
+    for (const ControlPointGeometry& cp : b.control_points) cps.push_back(&cp);
   c.values.assign(static_cast<size_t>(c.control_points) * c.channels * c.rows * c.bixels, 0.0f);
+  // A bad patient position or SAD throws here, not inside a worker thread.
+  (void)BeamTransform(in.geometry.patient_position, in.geometry.isocenter_mm, 0, 0, 0, in.sad_mm);
 
   parallel_for(static_cast<long>(cps.size()), [&](long begin, long end) {
     for (long i = begin; i < end; ++i) {
-      const ControlPointGeometry& cp = *cps[static_cast<size_t>(i)].second;
+      const ControlPointGeometry& cp = *cps[static_cast<size_t>(i)];
       const BeamTransform t(in.geometry.patient_position, in.geometry.isocenter_mm, cp.gantry_deg,
                             cp.collimator_deg, cp.couch_deg, in.sad_mm);
       const int cpi = static_cast<int>(i);
