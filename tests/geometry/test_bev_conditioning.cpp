@@ -166,7 +166,7 @@ TEST_CASE("BEV conditioning of an analytic patient", "[geometry][bev][conditioni
   }
 }
 
-TEST_CASE("BEV conditioning: same values on more threads; a missing target is an input error",
+TEST_CASE("BEV conditioning: same values on more threads, a missing target is an input error",
           "[geometry][bev][conditioning]") {
   const Patient patient = test_patient();
   const StructureRoles roles = test_roles();
