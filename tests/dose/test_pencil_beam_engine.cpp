@@ -104,6 +104,24 @@ CATCH_TEST_CASE("engine: dose is linear in fluence", "[dose][algebra]") {
   CATCH_CHECK_THROWS_AS(e.dose(torch::zeros({2, 6, 8})), ProcessingError);
 }
 
+CATCH_TEST_CASE("engine: per-control-point doses are the doses of each control point alone",
+                "[dose][algebra]") {
+  Patient p = small_patient();
+  PencilBeamEngine e(p, machine(), beams({0, 70, 200}), field_grid(40, 30), {4.0});
+  torch::manual_seed(2);
+  auto f = torch::rand({3, 6, 8});
+  const auto per_cp = e.control_point_doses(f);
+  CATCH_REQUIRE(per_cp.size(0) == 3);
+  CATCH_REQUIRE(per_cp.size(1) == static_cast<int64_t>(e.compute_voxels().size()));
+  const float scale = e.dose_at_voxels(f).abs().max().item<float>();
+  CATCH_CHECK((per_cp.sum(0) - e.dose_at_voxels(f)).abs().max().item<float>() < 1e-5 * scale);
+  for (int64_t c = 0; c < 3; ++c) {
+    auto only = torch::zeros_like(f);
+    only[c] = f[c];
+    CATCH_CHECK((per_cp[c] - e.dose_at_voxels(only)).abs().max().item<float>() < 1e-5 * scale);
+  }
+}
+
 CATCH_TEST_CASE("engine: adjoint identity <A f, g> = <f, A^T g>", "[dose][algebra]") {
   Patient p = small_patient();
   PencilBeamEngine e(p, machine(), beams({10, 135, 290}), field_grid(40, 30), {4.0});

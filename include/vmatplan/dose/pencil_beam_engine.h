@@ -56,6 +56,11 @@ class PencilBeamEngine {
   at::Tensor dose(const at::Tensor& fluence) const;
   // The same dose at compute_voxels() only (1-D, in that order): what optimizers need.
   at::Tensor dose_at_voxels(const at::Tensor& fluence) const;
+  // The dose of each control point's fluence on its own: [control points, compute voxels]
+  // (rows in control-point order, columns in compute_voxels() order), not differentiable.
+  // Dose is linear in fluence, so this gives the columns of a dose matrix (e.g. per
+  // aperture in meterset optimisation). Memory: control points x voxels x element size.
+  at::Tensor control_point_doses(const at::Tensor& fluence) const;
   const ImageGrid& dose_grid() const;
   // Linear indices (into dose_grid()) of the voxels that receive dose.
   const std::vector<int64_t>& compute_voxels() const;
@@ -72,13 +77,15 @@ class PencilBeamEngine {
   double reference_dmax_mm() const;   // of the beam model's calibration field
 
  private:
+  // Fluence convolved with each kernel component on the sample plane: [C, H, W, K].
+  at::Tensor sample_planes(const at::Tensor& fluence) const;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
-// Threads of the dose engine (n <= 0: all hardware threads): LibTorch's intra-op threads
-// (its default here is 1) and vmatplan's thread_count(), which the engine's set-up and
-// gather use. The CLI calls this with its --threads value.
+// Threads of the dose engine (n <= 0: all hardware threads): vmatplan's thread_count(),
+// which the engine's set-up and gather use; LibTorch's intra-op threads are set to 1 (see
+// the definition for why). The CLI calls this with its --threads value.
 void set_dose_engine_threads(int n);
 
 }  // namespace vmatplan
