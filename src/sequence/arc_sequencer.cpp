@@ -98,7 +98,7 @@ std::vector<float> beam_fluence(const FluenceMaps& f, int first_cp, int cp) {
 
 DeliveryBeam sequence_beam(const PlanFile& plan, int beam_index, int first_cp,
                            const Machine& m, const SequencerOptions& o, const Limits& lim,
-                           std::vector<int>& edges_out) {
+                           int subdivision, std::vector<int>& edges_out) {
   const Beam& gb = plan.geometry.beams[beam_index];
   const FluenceGrid& grid = plan.fluence.grid;
   const int n_cp = static_cast<int>(gb.control_points.size());
@@ -110,7 +110,7 @@ DeliveryBeam sequence_beam(const PlanFile& plan, int beam_index, int first_cp,
   // fraction). Arc ends keep their whole control point's fluence (MU is conserved).
   std::vector<ControlPointGeometry> cps = gb.control_points;
   std::vector<std::vector<double>> target;  // per interval, rows x bixels
-  const int sub = is_static ? 1 : std::max(1, o.cp_subdivision);
+  const int sub = is_static ? 1 : subdivision;
   const size_t per = grid.size_per_control_point();
   const double to_fraction = 1.0 / o.fractions;
   if (is_static) {
@@ -248,10 +248,14 @@ DeliveryBeam sequence_beam(const PlanFile& plan, int beam_index, int first_cp,
     for (size_t a = 0; a < rows.size(); ++a) {
       const ActiveRow& ar = rows[a];
       const double x_lo = grid.x_min_mm + ar.lo * w, x_hi = grid.x_min_mm + ar.hi * w;
-      // The leaves keep the minimum gap, which adds about gap x MU-per-mm of exposure along
-      // the row: take it off the profile first (one fixed-point step; slows the row, safe).
+      // Exposure e is not all a bixel receives: the leaves keep the minimum gap (about
+      // gap x MU-per-mm along the row) and transmit t of the MU while they cover it, so
+      // delivered = e + leak + t (mu - e). Solve for e (transmission correction, Spirou &
+      // Chui 1994, sec. II.C). With mu >= TV+ the corrected profile has no more positive
+      // variation than the target, so the row still finishes in time.
       const double leak = gap * (mu - tv[a]) / width[a];
-      for (double& v : prof[a]) v = std::max(0.0, v - leak);
+      const double t = m.mlc.transmission;
+      for (double& v : prof[a]) v = std::max(0.0, (v - t * mu) / (1.0 - t) - leak);
       Trajectory trail, lead;
       // Odd sectors sweep right to left: the mirrored problem (x -> -x) sweeps left to right.
       sweep(prof[a], s % 2 == 0 ? x_lo : -x_hi, w, mu, trail, lead);
@@ -319,8 +323,18 @@ SequencedPlan sequence_arcs(const PlanFile& fp, const Machine& m, const Sequence
              m.min_mu_per_degree / g,
              g * m.max_mu_per_degree};
 
+  if (!(o.delivery_cp_spacing_deg > 0)) throw UsageError("delivery control-point spacing must be positive");
+  // One subdivision for the whole plan, from its largest input gantry step.
+  double max_step = 0;
+  for (const Beam& b : fp.geometry.beams)
+    for (size_t i = 0; i + 1 < b.control_points.size(); ++i) {
+      DeliveryControlPoint a, c;
+      a.gantry_deg = b.control_points[i].gantry_deg, c.gantry_deg = b.control_points[i + 1].gantry_deg;
+      a.gantry_direction = b.direction;
+      max_step = std::max(max_step, gantry_step_deg(a, c));
+    }
   SequencedPlan out;
-  out.subdivision = std::max(1, o.cp_subdivision);
+  out.subdivision = std::max(1, static_cast<int>(std::ceil(max_step / o.delivery_cp_spacing_deg - 1e-9)));
   DeliveryPlan& p = out.plan;
   p.label = o.label;
   p.patient_position = fp.geometry.patient_position;
@@ -331,7 +345,7 @@ SequencedPlan sequence_arcs(const PlanFile& fp, const Machine& m, const Sequence
   int first_cp = 0;
   for (size_t b = 0; b < fp.geometry.beams.size(); ++b) {
     std::vector<int> edges;
-    p.beams.push_back(sequence_beam(fp, static_cast<int>(b), first_cp, m, o, lim, edges));
+    p.beams.push_back(sequence_beam(fp, static_cast<int>(b), first_cp, m, o, lim, out.subdivision, edges));
     out.sector_edges.push_back(edges);
     first_cp += static_cast<int>(fp.geometry.beams[b].control_points.size());
   }
