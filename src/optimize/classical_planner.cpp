@@ -92,6 +92,7 @@ ClassicalPlan make_classical_plan(const Patient& patient, const Protocol& protoc
 
   FluenceOptimizerOptions oo = options.optimizer;
   oo.prescription_gy = level.dose_gy;
+  oo.leaf_transmission = machine.mlc.transmission;
   plan.optimization = optimize_fluence(engine, objective, plan.geometry, f0, oo);
 
   // Normalisation per the protocol on the dose image; dose is linear in fluence, so the

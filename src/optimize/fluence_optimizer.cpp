@@ -31,6 +31,9 @@ class Problem {
         same_beam.push_back(c + 1 < b.control_points.size() ? 1.0 : 0.0);
     if (!same_beam.empty()) same_beam.pop_back();  // pairs (c, c+1): one fewer than points
     cp_pairs_ = torch::tensor(same_beam, torch::kFloat).view({-1, 1, 1});
+    transmission_ = opt.leaf_transmission;
+    efficiency_ = opt.sweep_efficiency > 0 ? opt.sweep_efficiency : 1.0;
+    jaw_ = jaw_overlap(geometry, engine.fluence_grid());
     const double scale = opt.prescription_gy * opt.prescription_gy / (f_ref * f_ref);
     row_weight_ = opt.row_smoothness_weight * scale;
     cp_weight_ = opt.cp_smoothness_weight * scale;
@@ -39,7 +42,7 @@ class Problem {
   Evaluation operator()(const torch::Tensor& x) {
     ++evaluations;
     torch::Tensor xf = x.to(torch::kFloat).detach().requires_grad_(true);
-    torch::Tensor dose = engine_.dose_at_voxels(xf).to(torch::kDouble);
+    torch::Tensor dose = engine_.dose_at_voxels(delivered(xf)).to(torch::kDouble);
     torch::Tensor dose_obj = objective_.value(dose);
     torch::Tensor smooth = torch::zeros({}, torch::kFloat);
     if (row_weight_ > 0 && xf.size(2) > 1) {
@@ -61,9 +64,37 @@ class Problem {
     return e;
   }
 
+  // The fluence reaching the patient for open exposure x (FluenceOptimizerOptions).
+  torch::Tensor delivered(const torch::Tensor& x) const {
+    const torch::Tensor jaw = jaw_.to(x.dtype());
+    if (!(transmission_ > 0)) return jaw * x;
+    torch::Tensor rise = torch::relu(x.slice(2, 1) - x.slice(2, 0, -1)).sum(2) + torch::relu(x.select(2, 0));
+    torch::Tensor sweep_mu = std::get<0>(rise.max(1)) / efficiency_;  // [C]
+    return jaw * (x + transmission_ * (sweep_mu.view({-1, 1, 1}) - x));
+  }
+
   int evaluations = 0;
 
  private:
+  // Overlap (0..1) of each bixel with its control point's jaw opening: [C, rows, bixels].
+  static torch::Tensor jaw_overlap(const PlanGeometry& geometry, const FluenceGrid& grid) {
+    std::vector<float> m;
+    for (const Beam& beam : geometry.beams)
+      for (size_t c = 0; c < beam.control_points.size(); ++c)
+        for (int r = 0; r < grid.row_count(); ++r) {
+          const double y0 = grid.row_edges_mm[r], y1 = grid.row_edges_mm[r + 1];
+          const double fy = std::clamp((std::min(y1, beam.y2_mm) - std::max(y0, beam.y1_mm)) / (y1 - y0), 0.0, 1.0);
+          for (int b = 0; b < grid.bixel_count; ++b) {
+            const double x0 = grid.x_min_mm + b * grid.bixel_width_mm, x1 = x0 + grid.bixel_width_mm;
+            const double fx = std::clamp((std::min(x1, beam.x2_mm) - std::max(x0, beam.x1_mm)) / (x1 - x0), 0.0, 1.0);
+            m.push_back(static_cast<float>(fx * fy));
+          }
+        }
+    return torch::tensor(m, torch::kFloat).view({-1, grid.row_count(), grid.bixel_count});
+  }
+
+  double transmission_ = 0, efficiency_ = 1;
+  torch::Tensor jaw_;
   const PencilBeamEngine& engine_;
   const PlanObjective& objective_;
   torch::Tensor cp_pairs_;
@@ -210,7 +241,11 @@ FluenceOptimizationResult optimize_fluence(const PencilBeamEngine& engine,
   result.seconds = elapsed();
   result.fluence.grid = grid;
   result.fluence.control_point_count = static_cast<int>(cps);
-  torch::Tensor xf = x.to(torch::kFloat).contiguous();
+  torch::Tensor xf;
+  {
+    torch::NoGradGuard ng;
+    xf = problem.delivered(x.to(torch::kFloat)).contiguous();
+  }
   result.fluence.values.assign(xf.data_ptr<float>(), xf.data_ptr<float>() + xf.numel());
   return result;
 }

@@ -179,36 +179,84 @@ MetersetResult optimize_meterset(const DeliveryPlan& plan, const PencilBeamEngin
   const torch::Tensor unit = unit_apertures(plan, refs, grid, machine, opt.transmission);
   const torch::Tensor mix = mixing_matrix(refs, cps);
   const std::vector<double> mu0 = interval_mus(plan, refs);
-  const size_t n = refs.size();
+  const size_t n_int = refs.size();
 
-  // Bounds in x = MU / MU(sequenced); beam-off intervals are held at 0.
+  // Variables: one MU scale per group of delivery intervals between the same two engine
+  // control points (x = MU / MU(sequenced)); beam-off intervals stay at 0.
+  std::vector<std::vector<size_t>> members;
+  std::vector<int64_t> cp_a, cp_b;
+  for (size_t k = 0; k < n_int; ++k) {
+    if (members.empty() || refs[k].cp_a != cp_a.back() || refs[k].cp_b != cp_b.back() ||
+        refs[k].beam != refs[members.back().front()].beam) {
+      members.emplace_back();
+      cp_a.push_back(refs[k].cp_a), cp_b.push_back(refs[k].cp_b);
+    }
+    members.back().push_back(k);
+  }
+  const size_t n = members.size();
+  std::vector<size_t> group_of(n_int);
+  for (size_t g = 0; g < n; ++g)
+    for (size_t k : members[g]) group_of[k] = g;
+
+  // Bounds of a group: the tightest of its intervals' bounds.
   std::vector<double> lo(n, 0.0), hi(n, 0.0);
   {
-    std::vector<double> blo, bhi;
-    size_t k = 0;
+    std::vector<double> ilo, ihi, blo, bhi;
     for (const DeliveryBeam& beam : plan.beams) {
       interval_mu_bounds(beam, machine, opt.bound_margin, blo, bhi);
-      for (size_t i = 0; i < blo.size(); ++i, ++k) {
+      ilo.insert(ilo.end(), blo.begin(), blo.end());
+      ihi.insert(ihi.end(), bhi.begin(), bhi.end());
+    }
+    for (size_t g = 0; g < n; ++g) {
+      double l = 0, h = std::numeric_limits<double>::infinity();
+      bool on = false;
+      for (size_t k : members[g]) {
         if (mu0[k] <= 0) continue;
-        lo[k] = blo[i] / mu0[k], hi[k] = bhi[i] / mu0[k];
-        if (lo[k] > hi[k]) lo[k] = hi[k] = 1.0;  // no room: keep what the sequencer chose
-        lo[k] = std::min(lo[k], 1.0), hi[k] = std::max(hi[k], 1.0);  // the start is feasible
+        on = true;
+        l = std::max(l, ilo[k] / mu0[k]), h = std::min(h, ihi[k] / mu0[k]);
       }
+      if (!on) continue;  // held at 0
+      if (l > h) l = h = 1.0;  // no room: keep what the sequencer chose
+      lo[g] = std::min(l, 1.0), hi[g] = std::max(h, 1.0);  // the start is feasible
     }
   }
   auto project = [&](std::vector<double>& x) {
     for (size_t i = 0; i < n; ++i) x[i] = std::clamp(x[i], lo[i], hi[i]);
   };
   const torch::Tensor mu0_t = torch::tensor(mu0, torch::kDouble);
-  auto fluence_of = [&](const torch::Tensor& x) {
-    const torch::Tensor mu = (x * mu0_t).to(torch::kFloat);
+  const torch::Tensor group_index =
+      torch::tensor(std::vector<int64_t>(group_of.begin(), group_of.end()), torch::kInt64);
+  auto fluence_of = [&](const torch::Tensor& x) {  // x per group
+    const torch::Tensor mu = (x.index_select(0, group_index) * mu0_t).to(torch::kFloat);
     return torch::mm(mix, mu.unsqueeze(1) * unit).view({cps, grid.row_count(), grid.bixel_count});
   };
+
+  // Dose matrix [groups, compute voxels] at the sequenced MU: a group's fluence reaches its
+  // two engine control points, and each control point is the first (second) point of at
+  // most one group, so two passes of per-control-point dose give every row.
+  torch::Tensor dose_matrix;
+  {
+    torch::NoGradGuard ng;
+    const int64_t per_cp = grid.size_per_control_point();
+    torch::Tensor left = torch::zeros({cps, per_cp}, torch::kFloat);
+    torch::Tensor right = torch::zeros({cps, per_cp}, torch::kFloat);
+    for (size_t k = 0; k < n_int; ++k) {
+      if (mu0[k] <= 0) continue;
+      left[refs[k].cp_a] += static_cast<float>(refs[k].w_a * mu0[k]) * unit[static_cast<int64_t>(k)];
+      right[refs[k].cp_b] += static_cast<float>(refs[k].w_b * mu0[k]) * unit[static_cast<int64_t>(k)];
+    }
+    const auto shape = std::vector<int64_t>{cps, grid.row_count(), grid.bixel_count};
+    dose_matrix = engine.control_point_doses(left.view(shape))
+                      .index_select(0, torch::tensor(cp_a, torch::kInt64));
+    dose_matrix += engine.control_point_doses(right.view(shape))
+                       .index_select(0, torch::tensor(cp_b, torch::kInt64));
+  }
   MetersetResult res;
   auto evaluate = [&](const std::vector<double>& x, std::vector<double>& g) {
     ++res.evaluations;
     torch::Tensor xt = torch::tensor(x, torch::kDouble).requires_grad_(true);
-    torch::Tensor f = objective.value(engine.dose_at_voxels(fluence_of(xt)).to(torch::kDouble));
+    torch::Tensor dose = torch::matmul(xt.to(torch::kFloat).unsqueeze(0), dose_matrix).squeeze(0);
+    torch::Tensor f = objective.value(dose.to(torch::kDouble));
     f.backward();
     torch::Tensor gt = xt.grad().contiguous();
     g.assign(gt.data_ptr<double>(), gt.data_ptr<double>() + n);
@@ -219,7 +267,7 @@ MetersetResult optimize_meterset(const DeliveryPlan& plan, const PencilBeamEngin
   // variables (a bound with the gradient pointing outwards is held), projected Armijo
   // backtracking along the projection arc.
   std::vector<double> x(n, 1.0), g, gn, xn(n), d(n);
-  for (size_t i = 0; i < n; ++i) if (mu0[i] <= 0) x[i] = 0.0;
+  for (size_t i = 0; i < n; ++i) if (lo[i] == 0 && hi[i] == 0) x[i] = 0.0;
   project(x);
   double f = evaluate(x, g);
   res.objective_sequenced = f;
@@ -289,9 +337,9 @@ MetersetResult optimize_meterset(const DeliveryPlan& plan, const PencilBeamEngin
   res.objective_optimized = f;
 
   // Normalisation per the protocol rule (dose is linear in MU), re-clamped to the bounds.
-  std::vector<double> mu(n);
+  std::vector<double> mu(n_int);
   auto apply = [&] {
-    for (size_t i = 0; i < n; ++i) mu[i] = x[i] * mu0[i];
+    for (size_t k = 0; k < n_int; ++k) mu[k] = x[group_of[k]] * mu0[k];
     res.plan = plan;
     set_interval_mus(res.plan, refs, mu);
     torch::NoGradGuard ng;
@@ -317,7 +365,7 @@ MetersetResult optimize_meterset(const DeliveryPlan& plan, const PencilBeamEngin
   }
   for (size_t i = 0; i < n; ++i)
     if (lo[i] < hi[i] && (x[i] <= lo[i] + 1e-9 || x[i] >= hi[i] - 1e-9)) ++res.clamped_intervals;
-  for (size_t i = 0; i < n; ++i) res.mu_sequenced += mu0[i], res.mu_final += mu[i];
+  for (size_t k = 0; k < n_int; ++k) res.mu_sequenced += mu0[k], res.mu_final += mu[k];
   res.violations = check_deliverability(res.plan, machine);
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return res;

@@ -51,6 +51,18 @@ struct FluenceOptimizerOptions {
   double cp_smoothness_weight = 2e-4;   // between adjacent control points of one arc
   double prescription_gy = 60.0;        // Rx in the smoothness scaling
   double f_max_mu = 0.0;                // upper bound per bixel; <= 0: 4 x f_ref
+  // Leaf transmission as sliding-window delivery will add it (0 = none). The variables x
+  // are the open exposure; the fluence that reaches the patient is
+  //   f = jaw(c, r, b) * (x + t * (M_c - x)),   M_c = max_rows TV+(x[c, r, :]) / efficiency,
+  // because a sweep of M MU leaves every bixel in the jaw opening under a leaf for M - x
+  // MU (Spirou & Chui, Med Phys 21:1031, 1994), and the sequencer's sector MU is the
+  // largest row modulation (positive variation TV+) divided by its sweep efficiency
+  // (arc_sequencer.h). jaw() is the bixel's overlap with the beam's jaw opening (the jaws
+  // block the rest; applied also without transmission). The result
+  // fluence is f, so dose from the stored maps includes the transmission the apertures
+  // will deliver, and the optimiser keeps the modulation (hence the MU) it costs in view.
+  double leaf_transmission = 0.0;
+  double sweep_efficiency = 0.9;
   int memory = 20;                      // L-BFGS pairs kept
   int max_line_search_steps = 20;
   std::function<void(const IterationRecord&)> progress;  // after each iteration
@@ -68,7 +80,8 @@ struct FluenceOptimizationResult {
   double f_ref_mu = 0.0;    // the fluence level used in the smoothness scaling
 };
 
-// `initial` on the engine's fluence grid (projected onto the bounds first). `geometry`
+// `initial` (open exposure x) on the engine's fluence grid (projected onto the bounds
+// first); the result's fluence is the delivered f (see leaf_transmission). `geometry`
 // tells which control points are adjacent (same beam). ProcessingError on shape mismatch.
 FluenceOptimizationResult optimize_fluence(const PencilBeamEngine& engine,
                                            const PlanObjective& objective,

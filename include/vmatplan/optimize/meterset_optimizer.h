@@ -15,7 +15,14 @@
 // points by linear interpolation along the arc (interval midpoint between the two engine
 // control points that bracket it; with one delivery interval per engine interval this is
 // the half/half convention of delivered_fluence()). So F = M diag(MU) A and dose = D(F) is
-// linear in MU; the gradient comes from autograd through D (the engine) and the linear map.
+// linear in MU.
+//
+// Variables: one scale x_g = MU / MU(sequenced) per group g of delivery intervals between
+// the same two engine control points (the sub-intervals of one engine interval move
+// together). The dose matrix [groups, voxels] is computed once from two passes of
+// per-control-point dose (PencilBeamEngine::control_point_doses), after which each
+// objective evaluation is one matrix-vector product: re-optimization costs two engine
+// passes plus cheap iterations, however many iterations it takes.
 //
 // Constraints (box per interval, from the time model of delivery_timing.h, so that MU >= 0
 // and cumulative weights stay monotonic by construction):
@@ -41,9 +48,9 @@
 namespace vmatplan {
 
 struct MetersetOptimizerOptions {
-  int max_iterations = 40;
+  int max_iterations = 200;
   // Stop when the objective fell by less than this fraction over the last `window` steps.
-  double relative_tolerance = 0.01;
+  double relative_tolerance = 0.005;
   int window = 5;
   int memory = 10;                 // L-BFGS pairs
   int max_line_search_steps = 20;
@@ -71,7 +78,7 @@ struct MetersetResult {
   double normalisation_scale = 1.0;      // product of the applied scales
   int iterations = 0;
   int evaluations = 0;
-  int clamped_intervals = 0;             // at a bound at the end
+  int clamped_intervals = 0;             // groups at a bound at the end
   double mu_sequenced = 0.0, mu_final = 0.0;  // per fraction, whole plan
   double seconds = 0.0;
   std::vector<Violation> violations;     // check_deliverability of `plan` (empty = fine)

@@ -44,7 +44,7 @@ struct GenerateOptions {
   // (2.5 mm takes ~30 s and ~7 GB on a full pelvis).
   double final_dose_spacing_mm = 3.0;
   bool meterset = true;                         // re-optimise the MU of the apertures
-  int meterset_max_iterations = 40;
+  int meterset_max_iterations = 200;
   bool renormalise_mu = true;                   // scale MU so the final dose meets the rule
   int threads = 1;                              // dose engine and LibTorch threads
   // Also write OUT/training.safetensors: BEV conditioning + the refined fluence (MU per
