@@ -57,6 +57,9 @@ Command register_batch(CLI::App& app, const GlobalOptions& global) {
   sub->add_option("--dose-spacing", p.fluence.dose_spacing_mm, "Optimisation dose grid, mm")->capture_default_str();
   sub->add_option("--max-iter", p.fluence.optimizer.max_iterations, "Optimiser iteration limit")->capture_default_str();
   sub->add_option("--final-dose-spacing", p.final_dose_spacing_mm, "Final dose grid, mm")->capture_default_str();
+  sub->add_option("--final-dose-cp-spacing", p.final_dose_cp_spacing_deg,
+                  "Largest gantry step of the final dose calculation, deg")
+      ->capture_default_str();
   sub->add_flag("!--no-meterset", p.meterset, "Skip the meterset (MU) re-optimisation");
   sub->add_option("--meterset-iter", p.meterset_max_iterations, "Meterset iteration limit")->capture_default_str();
   sub->add_option("--seed", p.fluence.seed, "Seed of the initial-fluence jitter")->capture_default_str();

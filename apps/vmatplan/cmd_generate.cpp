@@ -80,6 +80,9 @@ Command register_generate(CLI::App& app, const GlobalOptions& global) {
   sub->add_option("--max-iter", p.fluence.optimizer.max_iterations, "Optimiser iteration limit")->capture_default_str();
   sub->add_option("--final-dose-spacing", p.final_dose_spacing_mm,
                   "Final dose grid, mm (2.5 mm: ~30 s and ~7 GB set-up on a pelvis)")->capture_default_str();
+  sub->add_option("--final-dose-cp-spacing", p.final_dose_cp_spacing_deg,
+                  "Largest gantry step of the final dose calculation, deg")
+      ->capture_default_str();
   sub->add_flag("!--no-meterset", p.meterset, "Skip the meterset (MU) re-optimisation");
   sub->add_option("--meterset-iter", p.meterset_max_iterations, "Meterset iteration limit")->capture_default_str();
   sub->add_option("--seed", p.fluence.seed, "Seed of the initial-fluence jitter")->capture_default_str();

@@ -3,8 +3,10 @@
 
 #include <torch/version.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <numeric>
 
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/staged_output.h"
@@ -24,9 +26,37 @@
 #include "vmatplan/pipeline/training_set.h"
 #include "vmatplan/sequence/deliverability.h"
 #include "vmatplan/sequence/delivered_fluence.h"
+#include "vmatplan/sequence/delivery_timing.h"
 
 namespace vmatplan {
 namespace {
+
+// The control points 0, k, 2k, ... of every beam, k the largest common divisor of the
+// beams' interval counts whose gantry step stays within max_step_deg (at least 1).
+PlanGeometry every_kth_control_point(const PlanGeometry& g, double max_step_deg) {
+  int n = 0;
+  double step = 0;
+  for (const Beam& b : g.beams) {
+    const int intervals = static_cast<int>(b.control_points.size()) - 1;
+    if (intervals <= 0) continue;
+    n = std::gcd(n, intervals);
+    DeliveryControlPoint a, c;
+    a.gantry_deg = b.control_points[0].gantry_deg, c.gantry_deg = b.control_points[1].gantry_deg;
+    a.gantry_direction = b.direction;
+    step = std::max(step, gantry_step_deg(a, c));
+  }
+  int k = 1;
+  for (int d = 1; d <= n; ++d)
+    if (n % d == 0 && d * step <= max_step_deg + 1e-9) k = d;
+  PlanGeometry out = g;
+  for (Beam& b : out.beams) {
+    if (b.control_points.size() < 2) continue;
+    std::vector<ControlPointGeometry> kept;
+    for (size_t c = 0; c < b.control_points.size(); c += k) kept.push_back(b.control_points[c]);
+    b.control_points = std::move(kept);
+  }
+  return out;
+}
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
@@ -88,6 +118,7 @@ nlohmann::json generate_options_json(const GenerateOptions& o) {
                       {"max_iterations", o.fluence.optimizer.max_iterations},
                       {"seed", o.fluence.seed}, {"sector_deg", o.sequencer.sector_deg},
                       {"final_dose_spacing_mm", o.final_dose_spacing_mm},
+                      {"final_dose_cp_spacing_deg", o.final_dose_cp_spacing_deg},
                       {"meterset", o.meterset}, {"meterset_max_iterations", o.meterset_max_iterations},
                       {"renormalise_mu", o.renormalise_mu}, {"threads", o.threads},
                       {"training_export", o.training_export}};
@@ -103,6 +134,7 @@ nlohmann::json generate_options_json(const GenerateOptions& o) {
   is_default("max_iterations", o.fluence.optimizer.max_iterations == d.fluence.optimizer.max_iterations);
   is_default("seed", o.fluence.seed == d.fluence.seed);
   is_default("final_dose_spacing_mm", o.final_dose_spacing_mm == d.final_dose_spacing_mm);
+  is_default("final_dose_cp_spacing_deg", o.final_dose_cp_spacing_deg == d.final_dose_cp_spacing_deg);
   j["defaults"] = defaults;
   return j;
 }
@@ -114,6 +146,8 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
     throw InputError(options.out, "already exists (use --overwrite)");
   if (!(options.final_dose_spacing_mm > 0))
     throw UsageError("--final-dose-spacing must be positive");
+  if (!(options.final_dose_cp_spacing_deg > 0))
+    throw UsageError("--final-dose-cp-spacing must be positive");
   if (!options.arcs.empty()) {
     options.fluence.arcs.clear();
     for (const std::string& a : options.arcs) options.fluence.arcs.push_back(parse_arc_spec(a));
@@ -195,9 +229,11 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
   DoseEngineOptions eo;
   eo.dose_spacing_mm = options.final_dose_spacing_mm;
   const PlanGeometry geometry = delivered_geometry(delivery, fluence.geometry);
-  PencilBeamEngine engine(patient, machine, geometry, fluence.fluence.grid, eo);
+  const PlanGeometry dose_geometry = every_kth_control_point(geometry, options.final_dose_cp_spacing_deg);
+  PencilBeamEngine engine(patient, machine, dose_geometry, fluence.fluence.grid, eo);
   clock.report(0.5);
-  DoseImage dose = engine.dose_image(delivered_fluence(delivery, fluence.fluence.grid, machine, {}));
+  DoseImage dose = engine.dose_image(
+      aperture_fluence_on_geometry(delivery, fluence.fluence.grid, dose_geometry, machine));
   result.evaluation = evaluate_plan(patient, dose, protocol, roles);
   // Sequencing changes the dose a little; the protocol's normalisation is restored by
   // scaling the MU (dose is linear in MU) when the scaled plan is still deliverable.
