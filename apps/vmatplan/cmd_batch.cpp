@@ -48,21 +48,7 @@ Command register_batch(CLI::App& app, const GlobalOptions& global) {
       ->capture_default_str()->check(CLI::Range(1, 256));
   sub->add_option("--shard", opt->shard, "i/N: plan patients i, i+N, i+2N... (1-based)")->capture_default_str();
   sub->add_flag("--resume", opt->batch.resume, "Skip patients whose folder is finished");
-  sub->add_option("--protocol", p.protocol, "Protocol for patients without one")->capture_default_str();
-  sub->add_option("--machine", p.machine, "Machine config name or path")->capture_default_str();
-  sub->add_option("--arcs", p.arcs, "Arcs as start:stop:cw|ccw[:spacing...] (default: two full arcs)");
-  sub->add_option("--generator", p.generator, "Fluence generator")->capture_default_str();
-  sub->add_option("--refiner", p.refiner, "Fluence refiner")->capture_default_str();
-  sub->add_option("--bixel", p.fluence.bixel_width_mm, "Bixel width, mm")->capture_default_str();
-  sub->add_option("--dose-spacing", p.fluence.dose_spacing_mm, "Optimisation dose grid, mm")->capture_default_str();
-  sub->add_option("--max-iter", p.fluence.optimizer.max_iterations, "Optimiser iteration limit")->capture_default_str();
-  sub->add_option("--final-dose-spacing", p.final_dose_spacing_mm, "Final dose grid, mm")->capture_default_str();
-  sub->add_option("--final-dose-cp-spacing", p.final_dose_cp_spacing_deg,
-                  "Largest gantry step of the final dose calculation, deg")
-      ->capture_default_str();
-  sub->add_flag("!--no-meterset", p.meterset, "Skip the meterset (MU) re-optimisation");
-  sub->add_option("--meterset-iter", p.meterset_max_iterations, "Meterset iteration limit")->capture_default_str();
-  sub->add_option("--seed", p.fluence.seed, "Seed of the initial-fluence jitter")->capture_default_str();
+  add_plan_options(sub, p, "Protocol for patients without one");
   sub->add_flag("--training-set", p.training_export,
                 "Write training.safetensors per patient and training_manifest.json (docs/training_set.md)");
   sub->add_flag("--json", opt->json, "Print cohort_summary.json on stdout");

@@ -63,12 +63,8 @@ int run_generate(GenerateCmdOptions opt, const GlobalOptions& global) {
 
 }  // namespace
 
-Command register_generate(CLI::App& app, const GlobalOptions& global) {
-  auto opt = std::make_shared<GenerateCmdOptions>();
-  GenerateOptions& p = opt->plan;
-  CLI::App* sub = app.add_subcommand("generate", "Patient -> deliverable VMAT plan (RT Plan, RT Dose, report)");
-  sub->add_option("--patient", p.patient, "DICOM folder, image folder or matRad .mat")->required();
-  sub->add_option("--protocol", p.protocol, "Protocol name or JSON path")->capture_default_str();
+void add_plan_options(CLI::App* sub, GenerateOptions& p, const std::string& protocol_help) {
+  sub->add_option("--protocol", p.protocol, protocol_help)->capture_default_str();
   sub->add_option("--machine", p.machine, "Machine config name or path")->capture_default_str();
   sub->add_option("--arcs", p.arcs, "Arcs as start:stop:cw|ccw[:spacing[:collimator[:couch]]] (default: two full arcs, 4 deg)");
   sub->add_option("--generator", p.generator, "Fluence generator (" + joined(fluence_generator_names()) + ")")
@@ -86,6 +82,14 @@ Command register_generate(CLI::App& app, const GlobalOptions& global) {
   sub->add_flag("!--no-meterset", p.meterset, "Skip the meterset (MU) re-optimisation");
   sub->add_option("--meterset-iter", p.meterset_max_iterations, "Meterset iteration limit")->capture_default_str();
   sub->add_option("--seed", p.fluence.seed, "Seed of the initial-fluence jitter")->capture_default_str();
+}
+
+Command register_generate(CLI::App& app, const GlobalOptions& global) {
+  auto opt = std::make_shared<GenerateCmdOptions>();
+  GenerateOptions& p = opt->plan;
+  CLI::App* sub = app.add_subcommand("generate", "Patient -> deliverable VMAT plan (RT Plan, RT Dose, report)");
+  sub->add_option("--patient", p.patient, "DICOM folder, image folder or matRad .mat")->required();
+  add_plan_options(sub, p, "Protocol name or JSON path");
   sub->add_option("--out", p.out, "Output folder")->required();
   sub->add_flag("--overwrite", p.overwrite, "Replace an existing output folder");
   sub->add_flag("--training-export", p.training_export,

@@ -6,6 +6,10 @@
 #include <functional>
 #include <string>
 
+namespace vmatplan {
+struct GenerateOptions;
+}
+
 namespace vmatplan::cli {
 
 // Global options, parsed before any subcommand runs.
@@ -33,6 +37,9 @@ Command register_dose(CLI::App& app, const GlobalOptions& global);
 Command register_evaluate(CLI::App& app, const GlobalOptions& global);
 Command register_optimize(CLI::App& app, const GlobalOptions& global);
 Command register_generate(CLI::App& app, const GlobalOptions& global);
+// The planning flags `generate` and `batch` share (protocol, machine, arcs, stages,
+// resolutions, iterations, seed), bound to `plan`. Defined in cmd_generate.cpp.
+void add_plan_options(CLI::App* sub, GenerateOptions& plan, const std::string& protocol_help);
 Command register_batch(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace vmatplan::cli
