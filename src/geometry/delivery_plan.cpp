@@ -61,13 +61,17 @@ double DeliveryPlan::total_mu_per_fraction() const {
 }
 
 double gantry_step_deg(const DeliveryControlPoint& from, const DeliveryControlPoint& to) {
-  const double d = to.gantry_deg - from.gantry_deg;
+  return gantry_step_deg(from.gantry_deg, to.gantry_deg, from.gantry_direction);
+}
+
+double gantry_step_deg(double from_deg, double to_deg, RotationDirection direction) {
+  const double d = to_deg - from_deg;
   auto wrap = [](double a) {
     double r = std::fmod(a, 360.0);
     if (r < 0) r += 360.0;
     return r > 360.0 - 1e-9 ? 0.0 : r;
   };
-  switch (from.gantry_direction) {
+  switch (direction) {
     case RotationDirection::kClockwise: return wrap(d);
     case RotationDirection::kCounterClockwise: return wrap(-d);
     default: {

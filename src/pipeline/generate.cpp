@@ -26,7 +26,6 @@
 #include "vmatplan/pipeline/training_set.h"
 #include "vmatplan/sequence/deliverability.h"
 #include "vmatplan/sequence/delivered_fluence.h"
-#include "vmatplan/sequence/delivery_timing.h"
 
 namespace vmatplan {
 namespace {
@@ -40,10 +39,8 @@ PlanGeometry every_kth_control_point(const PlanGeometry& g, double max_step_deg)
     const int intervals = static_cast<int>(b.control_points.size()) - 1;
     if (intervals <= 0) continue;
     n = std::gcd(n, intervals);
-    DeliveryControlPoint a, c;
-    a.gantry_deg = b.control_points[0].gantry_deg, c.gantry_deg = b.control_points[1].gantry_deg;
-    a.gantry_direction = b.direction;
-    step = std::max(step, gantry_step_deg(a, c));
+    step = std::max(step, gantry_step_deg(b.control_points[0].gantry_deg,
+                                          b.control_points[1].gantry_deg, b.direction));
   }
   int k = 1;
   for (int d = 1; d <= n; ++d)

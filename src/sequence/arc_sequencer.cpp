@@ -135,10 +135,7 @@ DeliveryBeam sequence_beam(const PlanFile& plan, int beam_index, int first_cp,
     std::vector<ControlPointGeometry> fine;
     std::vector<std::vector<double>> fine_target;
     for (size_t i = 0; i + 1 < cps.size(); ++i) {
-      DeliveryControlPoint a, b;
-      a.gantry_deg = cps[i].gantry_deg, b.gantry_deg = cps[i + 1].gantry_deg;
-      a.gantry_direction = gb.direction;
-      const double step_i = gantry_step_deg(a, b);
+      const double step_i = gantry_step_deg(cps[i].gantry_deg, cps[i + 1].gantry_deg, gb.direction);
       for (int k = 0; k < sub; ++k) {
         ControlPointGeometry g = cps[i];
         g.gantry_deg = std::fmod(cps[i].gantry_deg + sign * step_i * k / sub + 360.0, 360.0);
@@ -154,10 +151,7 @@ DeliveryBeam sequence_beam(const PlanFile& plan, int beam_index, int first_cp,
   const int n_int = static_cast<int>(cps.size()) - 1;
   std::vector<double> step(n_int, 0.0);
   for (int i = 0; i < n_int; ++i) {
-    DeliveryControlPoint a, b;
-    a.gantry_deg = cps[i].gantry_deg, b.gantry_deg = cps[i + 1].gantry_deg;
-    a.gantry_direction = gb.direction;
-    step[i] = gantry_step_deg(a, b);
+    step[i] = gantry_step_deg(cps[i].gantry_deg, cps[i + 1].gantry_deg, gb.direction);
   }
   std::vector<int> edges = is_static ? std::vector<int>{0, n_int}
                                      : sector_edges(n_int / sub, n_int ? sub * step[0] : 0.0, o.sector_deg);
@@ -327,12 +321,9 @@ SequencedPlan sequence_arcs(const PlanFile& fp, const Machine& m, const Sequence
   // One subdivision for the whole plan, from its largest input gantry step.
   double max_step = 0;
   for (const Beam& b : fp.geometry.beams)
-    for (size_t i = 0; i + 1 < b.control_points.size(); ++i) {
-      DeliveryControlPoint a, c;
-      a.gantry_deg = b.control_points[i].gantry_deg, c.gantry_deg = b.control_points[i + 1].gantry_deg;
-      a.gantry_direction = b.direction;
-      max_step = std::max(max_step, gantry_step_deg(a, c));
-    }
+    for (size_t i = 0; i + 1 < b.control_points.size(); ++i)
+      max_step = std::max(max_step, gantry_step_deg(b.control_points[i].gantry_deg,
+                                                    b.control_points[i + 1].gantry_deg, b.direction));
   SequencedPlan out;
   out.subdivision = std::max(1, static_cast<int>(std::ceil(max_step / o.delivery_cp_spacing_deg - 1e-9)));
   DeliveryPlan& p = out.plan;

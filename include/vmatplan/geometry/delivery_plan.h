@@ -79,6 +79,8 @@ DeliveryPlan delivery_plan_from_json(const nlohmann::json& j, const std::string&
 // Cumulative gantry rotation from control point i to i+1 in the beam's direction of
 // rotation (IEC 61217: CW increases the angle), in [0, 360); 0 for NONE.
 double gantry_step_deg(const DeliveryControlPoint& from, const DeliveryControlPoint& to);
+// The same for two gantry angles and a direction (planned geometry, before delivery).
+double gantry_step_deg(double from_deg, double to_deg, RotationDirection direction);
 
 // The geometry a delivery realises: `planned` with each beam's control points replaced by
 // the delivered ones (the sequencer subdivides intervals; dose from apertures must be
