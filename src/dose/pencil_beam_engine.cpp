@@ -269,8 +269,9 @@ void set_dose_engine_threads(int n) {
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // LibTorch's own (OpenMP) kernels stay on one thread: on the small tensors of the
   // objectives their wake-up and spin costs dominate, and with more runnable threads than
-  // cores they collapse (objective + gradient on 120 000 voxels: 4 ms on 1 thread, 300 ms
-  // on 2 threads with a load of 4 on 2 cores). The engine's gather and set-up, where the
+  // cores they collapse (one-off measurement, 2026-11-26: objective + gradient on 120 000
+  // voxels took 4 ms on 1 thread, 300 ms on 2 threads with a load of 4 on 2 cores). The
+  // engine's gather and set-up, where the
   // work is, run on vmatplan's own threads.
   at::set_num_threads(1);
   set_thread_count(n);

@@ -42,15 +42,17 @@ struct SequencerOptions {
   // Arc length delivered by one sweep. A bixel is delivered when the leaves pass it, so
   // across a sector of S degrees the angle of delivery runs with the leaf position: at
   // depth z off the isocentre the sector's map is stretched or shrunk by about z S / W (W
-  // the row's width) alternately from sector to sector. On the pelvis phantoms 20 deg gave
-  // gamma(3 %/2 mm) about 50 % against the fluence dose, 12 deg about 75 %, 8 deg 99 %
-  // (no transmission; bench_sequence_study).
+  // the row's width) alternately from sector to sector. On phantom seed 1, apertures
+  // without transmission against the fluence dose gave gamma(3 %/2 mm) 50 % with 20 deg
+  // sectors, 77 % with 12 deg, 99 % with 8 deg (a one-off study, 2026-11-26, not a
+  // committed benchmark; bench_sequence_study measures the defaults).
   double sector_deg = 8.0;
   // Largest gantry step between delivery control points: each input interval is split
   // into the fewest equal steps not above this. Sweeps sample the leaf trajectories at
   // control points only (leaves move linearly in between), so finer steps follow the
   // fluence more closely: relative RMS error of the delivered sector fluence 18 % at 2 deg,
-  // 8 % at 1 deg, 5 % at 0.5 deg (4 deg input, 20 deg sectors, phantom seed 1).
+  // 8 % at 1 deg, 5 % at 0.5 deg (4 deg input, 20 deg sectors, phantom seed 1; the same
+  // one-off study).
   double delivery_cp_spacing_deg = 1.0;
   // Sweeps slow down (gantry and leaves) until the sector MU is at most the largest row
   // modulation (positive variation, MU) / this: fewer MU, less leakage through the leaves
