@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/staged_output.h"
+#include "vmatplan/dose/dose_calculation.h"
 #include "vmatplan/dose/pencil_beam_engine.h"
 #include "vmatplan/geometry/plan_file.h"
 #include "vmatplan/io/image_io.h"
@@ -101,11 +102,10 @@ int run_dose(const DoseCommandOptions& opt, const GlobalOptions& global) {
 
   DoseEngineOptions eo;
   eo.dose_spacing_mm = opt.spacing_mm;
-  PencilBeamEngine engine(patient, machine, plan.geometry, plan.fluence.grid, eo);
-  spdlog::info("dose engine set-up {:.1f} s: {} voxels, {} control points, {} ray entries",
-               engine.setup_seconds(), engine.compute_voxels().size(),
-               engine.control_point_count(), engine.entry_count());
-  Image3D<float> dose = engine.dose_image(plan.fluence);
+  DoseCalculationStats stats;
+  Image3D<float> dose = calculate_dose(patient, machine, plan.geometry, plan.fluence, eo, &stats);
+  spdlog::info("dose {:.2f} s: {} voxels, {} control points, {} (voxel, control point) pairs",
+               stats.seconds, stats.compute_voxels, stats.control_points, stats.pairs);
 
   StagedOutput out(opt.out, StagedOutput::Kind::kFile);
   const std::string staged = out.path() + ext;
@@ -119,15 +119,15 @@ int run_dose(const DoseCommandOptions& opt, const GlobalOptions& global) {
   }
   out.commit();
 
-  double max_gy = 0, sum_gy = 0;
-  for (int64_t v : engine.compute_voxels()) {
-    max_gy = std::max<double>(max_gy, dose.voxels[v]);
-    sum_gy += dose.voxels[v];
+  double max_gy = 0, sum_gy = 0;  // zero outside the body's compute voxels
+  for (float v : dose.voxels) {
+    max_gy = std::max<double>(max_gy, v);
+    sum_gy += v;
   }
   std::printf("wrote %s: grid %lld x %lld x %lld at %g mm, max %.3f Gy, body mean %.3f Gy\n",
               opt.out.c_str(), (long long)dose.grid.size[0], (long long)dose.grid.size[1],
               (long long)dose.grid.size[2], opt.spacing_mm, max_gy,
-              engine.compute_voxels().empty() ? 0.0 : sum_gy / engine.compute_voxels().size());
+              stats.compute_voxels == 0 ? 0.0 : sum_gy / stats.compute_voxels);
   return 0;
 }
 

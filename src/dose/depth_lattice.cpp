@@ -1,49 +1,110 @@
 #include "depth_lattice.h"
 
-#include <algorithm>
 #include <cmath>
 #include <limits>
 
 namespace vmatplan::detail {
 namespace {
 
-// Trilinear RED at a continuous index; 0 outside the grid.
-float red_at(const DoseVolume& v, double x, double y, double z) {
-  const ImageGrid& g = v.grid;
-  const int64_t i = static_cast<int64_t>(std::floor(x)), j = static_cast<int64_t>(std::floor(y)),
-                k = static_cast<int64_t>(std::floor(z));
-  if (i < -1 || j < -1 || k < -1 || i >= g.size[0] || j >= g.size[1] || k >= g.size[2]) return 0.0f;
-  const double fx = x - i, fy = y - j, fz = z - k;
-  double sum = 0;
-  for (int c = 0; c < 8; ++c) {
-    const int64_t a = i + (c & 1), b = j + ((c >> 1) & 1), d = k + (c >> 2);
-    if (a < 0 || b < 0 || d < 0 || a >= g.size[0] || b >= g.size[1] || d >= g.size[2]) continue;
-    const double w = ((c & 1) ? fx : 1 - fx) * (((c >> 1) & 1) ? fy : 1 - fy) * ((c >> 2) ? fz : 1 - fz);
-    sum += w * v.red[a + g.size[0] * (b + g.size[1] * d)];
+struct Ray {
+  double s[3];  // source, continuous index
+  double d[3];  // index units per mm of z
+};
+
+// Cumulative RED path (mm) along one ray, recorded at z0 + k dz for k < nz: exact for the
+// piecewise-constant voxels (Amanatides-Woo traversal inside the box), 0 before the box,
+// constant after it.
+void trace_ray(const DoseVolume& volume, const RedBox& box, const Ray& ray, double stretch,
+               double z0, double dz, int nz, float units_per_mm, uint16_t* out) {
+  auto units = [units_per_mm](double depth_mm) {
+    return static_cast<uint16_t>(std::min(65535.0, depth_mm * units_per_mm + 0.5));
+  };
+  const ImageGrid& g = volume.grid;
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  double z_in = -inf, z_out = inf;
+  for (int a = 0; a < 3; ++a) {
+    const double lo = box.lo[a] - 0.5, hi = box.hi[a] + 0.5;
+    if (ray.d[a] == 0) {
+      if (ray.s[a] < lo || ray.s[a] >= hi) z_in = inf;
+      continue;
+    }
+    double t1 = (lo - ray.s[a]) / ray.d[a], t2 = (hi - ray.s[a]) / ray.d[a];
+    if (t1 > t2) std::swap(t1, t2);
+    z_in = std::max(z_in, t1), z_out = std::min(z_out, t2);
   }
-  return static_cast<float>(sum);
+  int k = 0;
+  if (!(z_in < z_out)) {
+    std::fill(out, out + nz, uint16_t{0});
+    return;
+  }
+  for (; k < nz && z0 + k * dz <= z_in; ++k) out[k] = 0;
+  if (k == nz) return;
+
+  // Start in the voxel the ray enters (mid-way into the box, to be safe at its faces).
+  const double z_start = z_in;
+  const double z_probe = z_in + 1e-6 * (z_out - z_in);
+  int64_t cur[3];
+  int step[3];
+  double z_next[3], z_delta[3];
+  for (int a = 0; a < 3; ++a) {
+    const double p = ray.s[a] + z_probe * ray.d[a];
+    cur[a] = std::clamp<int64_t>(static_cast<int64_t>(std::floor(p + 0.5)), box.lo[a], box.hi[a]);
+    if (ray.d[a] > 0) {
+      step[a] = 1, z_next[a] = (cur[a] + 0.5 - ray.s[a]) / ray.d[a], z_delta[a] = 1.0 / ray.d[a];
+    } else if (ray.d[a] < 0) {
+      step[a] = -1, z_next[a] = (cur[a] - 0.5 - ray.s[a]) / ray.d[a], z_delta[a] = -1.0 / ray.d[a];
+    } else {
+      step[a] = 0, z_next[a] = inf, z_delta[a] = inf;
+    }
+  }
+  const int64_t stride[3] = {1, g.size[0], g.size[0] * g.size[1]};
+  int64_t index = cur[0] + stride[1] * cur[1] + stride[2] * cur[2];
+  double acc = 0.0, z_seg = z_start;
+  for (;;) {
+    const int a = z_next[0] < z_next[1] ? (z_next[0] < z_next[2] ? 0 : 2)
+                                        : (z_next[1] < z_next[2] ? 1 : 2);
+    const double z_end = std::min(z_next[a], z_out);
+    const double rate = volume.red[index] * stretch;  // depth mm per mm of z
+    for (double zk = z0 + k * dz; k < nz && zk < z_end; ++k, zk += dz)
+      out[k] = units(acc + rate * (zk - z_seg));
+    acc += rate * (z_end - z_seg);
+    z_seg = z_end;
+    if (z_end >= z_out) break;
+    cur[a] += step[a];
+    if (cur[a] < box.lo[a] || cur[a] > box.hi[a]) break;
+    index += step[a] * stride[a];
+    z_next[a] += z_delta[a];
+  }
+  std::fill(out + k, out + nz, units(acc));
 }
 
 }  // namespace
 
-std::vector<Vec3> DepthLattice::body_corners(const DoseVolume& volume) {
+RedBox RedBox::of(const DoseVolume& volume) {
   const ImageGrid& g = volume.grid;
-  int64_t lo[3] = {g.size[0], g.size[1], g.size[2]}, hi[3] = {-1, -1, -1};
+  RedBox b;
+  for (int a = 0; a < 3; ++a) b.lo[a] = g.size[a], b.hi[a] = -1;
   for (int64_t k = 0; k < g.size[2]; ++k)
-    for (int64_t j = 0; j < g.size[1]; ++j)
+    for (int64_t j = 0; j < g.size[1]; ++j) {
+      const float* row = &volume.red[g.linear_index(0, j, k)];
       for (int64_t i = 0; i < g.size[0]; ++i)
-        if (volume.red[g.linear_index(i, j, k)] > 0) {
-          lo[0] = std::min(lo[0], i), hi[0] = std::max(hi[0], i);
-          lo[1] = std::min(lo[1], j), hi[1] = std::max(hi[1], j);
-          lo[2] = std::min(lo[2], k), hi[2] = std::max(hi[2], k);
+        if (row[i] > 0) {
+          b.lo[0] = std::min(b.lo[0], i), b.hi[0] = std::max(b.hi[0], i);
+          b.lo[1] = std::min(b.lo[1], j), b.hi[1] = std::max(b.hi[1], j);
+          b.lo[2] = std::min(b.lo[2], k), b.hi[2] = std::max(b.hi[2], k);
         }
-  std::vector<Vec3> corners;
-  if (hi[0] < 0) return corners;
+    }
+  return b;
+}
+
+std::vector<Vec3> RedBox::corners(const ImageGrid& g) const {
+  std::vector<Vec3> out;
+  if (empty()) return out;
   for (int c = 0; c < 8; ++c)
-    corners.push_back(g.index_to_physical({(c & 1) ? hi[0] + 1.0 : lo[0] - 1.0,
-                                           ((c >> 1) & 1) ? hi[1] + 1.0 : lo[1] - 1.0,
-                                           (c >> 2) ? hi[2] + 1.0 : lo[2] - 1.0}));
-  return corners;
+    out.push_back(g.index_to_physical({(c & 1) ? hi[0] + 1.0 : lo[0] - 1.0,
+                                       ((c >> 1) & 1) ? hi[1] + 1.0 : lo[1] - 1.0,
+                                       (c >> 2) ? hi[2] + 1.0 : lo[2] - 1.0}));
+  return out;
 }
 
 std::array<double, 2> DepthLattice::z_range(const std::vector<Vec3>& corners,
@@ -57,12 +118,16 @@ std::array<double, 2> DepthLattice::z_range(const std::vector<Vec3>& corners,
   return {std::max(z_min, 1.0), std::max(z_max, 2.0)};
 }
 
-DepthLattice::DepthLattice(const DoseVolume& volume, const BeamTransform& beam, double u0,
-                           double v0, double du, int nu, int nv, double z_min, double z_max,
-                           double dz, const std::vector<uint8_t>& needed)
-    : u0_(u0), v0_(v0), du_(du), z0_(z_min), dz_(dz), nu_(nu), nv_(nv) {
+DepthLattice::DepthLattice(const DoseVolume& volume, const RedBox& box,
+                           const BeamTransform& beam, double u0, double v0, double du, int nu,
+                           int nv, double z_min, double z_max, double dz,
+                           const std::vector<uint8_t>& needed)
+    : u0_(static_cast<float>(u0)), v0_(static_cast<float>(v0)),
+      inv_du_(static_cast<float>(1.0 / du)), z0_(static_cast<float>(z_min)),
+      inv_dz_(static_cast<float>(1.0 / dz)), nu_(nu), nv_(nv) {
   nz_ = std::max(2, static_cast<int>(std::ceil((z_max - z_min) / dz)) + 1);
-  depth_.assign(static_cast<size_t>(nu_) * nv_ * nz_, 0.0f);
+  depth_.assign(static_cast<size_t>(nu_) * nv_ * nz_, uint16_t{0});
+  if (box.empty()) return;
   const ImageGrid& g = volume.grid;
   const double sad = beam.sad_mm();
   // Continuous index of a patient point: M (p - origin), M = diag(1/spacing) D^T.
@@ -78,38 +143,18 @@ DepthLattice::DepthLattice(const DoseVolume& volume, const BeamTransform& beam, 
   for (int jv = 0; jv < nv_; ++jv)
     for (int iu = 0; iu < nu_; ++iu) {
       if (!needed.empty() && !needed[static_cast<size_t>(jv) * nu_ + iu]) continue;
-      const double u = u0_ + iu * du_, v = v0_ + jv * du_;
+      const double u = u0 + iu * du, v = v0 + jv * du;
       // Ray point at distance z: source + z * R (u/SAD, v/SAD, -1).
       const Vec3 b{u / sad, v / sad, -1.0};
       const Vec3 d_lps{r[0] * b[0] + r[1] * b[1] + r[2] * b[2], r[3] * b[0] + r[4] * b[1] + r[5] * b[2],
                        r[6] * b[0] + r[7] * b[1] + r[8] * b[2]};
       const Vec3 d_idx = to_index_dir(d_lps);
       const double stretch = std::sqrt(b[0] * b[0] + b[1] * b[1] + 1.0);  // path mm per z mm
-      float* out = &depth_[(static_cast<size_t>(jv) * nu_ + iu) * nz_];
-      double acc = 0, prev = 0;
-      for (int k = 0; k < nz_; ++k) {
-        const double z = z0_ + k * dz_;
-        const double red = red_at(volume, s_idx[0] + z * d_idx[0], s_idx[1] + z * d_idx[1],
-                                  s_idx[2] + z * d_idx[2]);
-        if (k > 0) acc += 0.5 * (prev + red) * dz_ * stretch;
-        prev = red;
-        out[k] = static_cast<float>(acc);
-      }
+      trace_ray(volume, box, {{s_idx[0], s_idx[1], s_idx[2]}, {d_idx[0], d_idx[1], d_idx[2]}},
+                stretch, z_min, dz, nz_, kUnitsPerMm,
+                &depth_[(static_cast<size_t>(jv) * nu_ + iu) * nz_]);
+      ++traced_;
     }
-}
-
-double DepthLattice::depth_mm(double u, double v, double z) const {
-  double fu = std::clamp((u - u0_) / du_, 0.0, nu_ - 1.000001);
-  double fv = std::clamp((v - v0_) / du_, 0.0, nv_ - 1.000001);
-  double fz = std::clamp((z - z0_) / dz_, 0.0, nz_ - 1.000001);
-  const int iu = static_cast<int>(fu), iv = static_cast<int>(fv), iz = static_cast<int>(fz);
-  fu -= iu, fv -= iv, fz -= iz;
-  auto at = [&](int a, int b, int c) {
-    return static_cast<double>(depth_[(static_cast<size_t>(b) * nu_ + a) * nz_ + c]);
-  };
-  auto lerp_z = [&](int a, int b) { return (1 - fz) * at(a, b, iz) + fz * at(a, b, iz + 1); };
-  return (1 - fv) * ((1 - fu) * lerp_z(iu, iv) + fu * lerp_z(iu + 1, iv)) +
-         fv * ((1 - fu) * lerp_z(iu, iv + 1) + fu * lerp_z(iu + 1, iv + 1));
 }
 
 }  // namespace vmatplan::detail

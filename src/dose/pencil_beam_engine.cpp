@@ -26,14 +26,15 @@ void gather_forward(const detail::EngineData& d, const T* planes, int64_t cp_beg
                     int64_t cp_end, T* __restrict__ dose) {
   const int64_t w = d.plane.width * K;
   const int64_t plane_size = d.plane.width * d.plane.height * K;
-  const int32_t* __restrict__ voxel = d.voxel.data();
-  const int32_t* __restrict__ base = d.base.data();
-  const float* __restrict__ fxs = d.fx.data();
-  const float* __restrict__ fys = d.fy.data();
-  const float* __restrict__ weight = d.weight.data();
   for (int64_t c = cp_begin; c < cp_end; ++c) {
+    const detail::EntryBlock& b = d.blocks[d.cp_block[c]];
+    const int32_t* __restrict__ voxel = b.voxel.data();
+    const int32_t* __restrict__ base = b.base.data();
+    const float* __restrict__ fxs = b.fx.data();
+    const float* __restrict__ fys = b.fy.data();
+    const float* __restrict__ weight = b.weight.data();
     const T* __restrict__ plane = planes + c * plane_size;
-    for (int64_t e = d.cp_offsets[c], end = d.cp_offsets[c + 1]; e < end; ++e) {
+    for (int64_t e = d.cp_begin[c], end = d.cp_end[c]; e < end; ++e) {
       const T* p00 = plane + static_cast<int64_t>(base[e]) * K;
       const T* p10 = p00 + w;
       const T fx = fxs[e], fy = fys[e];
@@ -54,14 +55,15 @@ void gather_backward(const detail::EngineData& d, const T* __restrict__ grad_dos
                      int64_t cp_begin, int64_t cp_end, T* grad_planes) {
   const int64_t w = d.plane.width * K;
   const int64_t plane_size = d.plane.width * d.plane.height * K;
-  const int32_t* __restrict__ voxel = d.voxel.data();
-  const int32_t* __restrict__ base = d.base.data();
-  const float* __restrict__ fxs = d.fx.data();
-  const float* __restrict__ fys = d.fy.data();
-  const float* __restrict__ weight = d.weight.data();
   for (int64_t c = cp_begin; c < cp_end; ++c) {
+    const detail::EntryBlock& b = d.blocks[d.cp_block[c]];
+    const int32_t* __restrict__ voxel = b.voxel.data();
+    const int32_t* __restrict__ base = b.base.data();
+    const float* __restrict__ fxs = b.fx.data();
+    const float* __restrict__ fys = b.fy.data();
+    const float* __restrict__ weight = b.weight.data();
     T* __restrict__ plane = grad_planes + c * plane_size;
-    for (int64_t e = d.cp_offsets[c], end = d.cp_offsets[c + 1]; e < end; ++e) {
+    for (int64_t e = d.cp_begin[c], end = d.cp_end[c]; e < end; ++e) {
       const T g = grad_dose[voxel[e]];
       T* p00 = plane + static_cast<int64_t>(base[e]) * K;
       T* p10 = p00 + w;
@@ -76,18 +78,6 @@ void gather_backward(const detail::EngineData& d, const T* __restrict__ grad_dos
         p10[k + K] += g11 * wk[k];
       }
     }
-  }
-}
-
-// The component count as a compile-time constant (unrolled inner loops).
-template <class F>
-void with_components(int64_t k, F f) {
-  switch (k) {
-    case 1: return f(std::integral_constant<int, 1>{});
-    case 2: return f(std::integral_constant<int, 2>{});
-    case 3: return f(std::integral_constant<int, 3>{});
-    case 4: return f(std::integral_constant<int, 4>{});
-    default: throw ProcessingError("dose engine: 1 to 4 kernel components supported");
   }
 }
 
@@ -107,7 +97,7 @@ struct GatherDose : public torch::autograd::Function<GatherDose> {
       const scalar_t* p = planes.data_ptr<scalar_t>();
       scalar_t* out = partial.data_ptr<scalar_t>();
       const int64_t per = (d->control_points + threads - 1) / threads;
-      with_components(d->components, [&](auto k) {
+      detail::with_kernel_components(d->components, [&](auto k) {
         parallel_for(threads, [&](long b, long e) {
           for (int64_t t = b; t < e; ++t)
             gather_forward<scalar_t, decltype(k)::value>(
@@ -127,7 +117,7 @@ struct GatherDose : public torch::autograd::Function<GatherDose> {
       const scalar_t* gp = g.data_ptr<scalar_t>();
       scalar_t* out = grad.data_ptr<scalar_t>();
       // Control points own disjoint planes: no write conflicts.
-      with_components(d->components, [&](auto k) {
+      detail::with_kernel_components(d->components, [&](auto k) {
         parallel_for(d->control_points, [&](long b, long e) {
           gather_backward<scalar_t, decltype(k)::value>(*d, gp, b, e, out);
         });
@@ -215,7 +205,7 @@ torch::Tensor PencilBeamEngine::control_point_doses(const torch::Tensor& fluence
   AT_DISPATCH_FLOATING_TYPES(planes.scalar_type(), "control_point_doses", [&] {
     const scalar_t* p = planes.data_ptr<scalar_t>();
     scalar_t* o = out.data_ptr<scalar_t>();
-    with_components(d.components, [&](auto k) {
+    detail::with_kernel_components(d.components, [&](auto k) {
       parallel_for(d.control_points, [&](long b, long e) {
         for (int64_t c = b; c < e; ++c)
           gather_forward<scalar_t, decltype(k)::value>(d, p, c, c + 1, o + c * v);
@@ -256,7 +246,7 @@ const std::vector<int64_t>& PencilBeamEngine::compute_voxels() const {
 int64_t PencilBeamEngine::control_point_count() const { return impl_->data.control_points; }
 const FluenceGrid& PencilBeamEngine::fluence_grid() const { return impl_->data.fluence_grid; }
 int64_t PencilBeamEngine::entry_count() const {
-  return static_cast<int64_t>(impl_->data.voxel.size());
+  return impl_->data.entries;
 }
 double PencilBeamEngine::setup_seconds() const { return impl_->data.setup_seconds; }
 int64_t PencilBeamEngine::lattice_control_points() const {

@@ -2,24 +2,51 @@
 // Private to src/dose: the precomputed sparse geometry of the pencil-beam engine (no
 // LibTorch here, so the ray tracing compiles fast and can be read on its own).
 #include <cstdint>
+#include <memory>
+#include <utility>
 #include <vector>
 
+#include "control_point_trace.h"
 #include "vmatplan/dose/beam_model.h"
 #include "vmatplan/dose/dose_volume.h"
 #include "vmatplan/dose/pencil_beam_engine.h"
 
 namespace vmatplan::detail {
 
-// The uniform sample plane (isocentre plane, BLD x/y) on which the convolved fluence of
-// every control point is evaluated: sample (iy, ix) sits at (x0 + ix*step, y0 + iy*step).
-struct SamplePlane {
-  double x0_mm = 0, y0_mm = 0, step_mm = 2.5;
-  int64_t width = 0, height = 0;
+// A std::vector element allocator that default-initialises: resize() leaves new float and
+// int elements unwritten (the set-up writes every one of them right after).
+template <class T>
+struct DefaultInitAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = DefaultInitAllocator<U>;
+  };
+  DefaultInitAllocator() = default;
+  template <class U>
+  DefaultInitAllocator(const DefaultInitAllocator<U>&) noexcept {}
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... A>
+  void construct(U* p, A&&... a) {
+    ::new (static_cast<void*>(p)) U(std::forward<A>(a)...);
+  }
 };
+template <class T>
+using UninitVector = std::vector<T, DefaultInitAllocator<T>>;
 
 // One entry per (control point, voxel) pair in the field: the voxel's bilinear position
 // on the sample plane and the per-component depth/inverse-square/calibration factors.
-// Entries are grouped by control point (cp_offsets), in order.
+// A block holds the entries of a contiguous run of control points (one block per set-up
+// thread, kept as written: no merge copy).
+struct EntryBlock {
+  UninitVector<int32_t> voxel;  // index into volume.compute_voxels
+  UninitVector<int32_t> base;   // iy * width + ix of the lower-left sample
+  UninitVector<float> fx, fy;   // bilinear fractions in [0, 1)
+  UninitVector<float> weight;   // [entry][component]: c_cal (SAD/z)^2 w_k(d)
+};
+
 struct EngineData {
   DoseVolume volume;
   BeamModel model;
@@ -27,18 +54,19 @@ struct EngineData {
   SamplePlane plane;
   int64_t control_points = 0;
   int64_t components = 0;
-  std::vector<int64_t> cp_offsets;  // control_points + 1
-  std::vector<int32_t> voxel;       // index into volume.compute_voxels
-  std::vector<int32_t> base;        // iy * width + ix of the lower-left sample
-  std::vector<float> fx, fy;        // bilinear fractions in [0, 1)
-  std::vector<float> weight;        // [entry][component]: c_cal (SAD/z)^2 w_k(d)
+  std::vector<EntryBlock> blocks;
+  // Control point c's entries: blocks[cp_block[c]], indices [cp_begin[c], cp_end[c]).
+  std::vector<int32_t> cp_block;
+  std::vector<int64_t> cp_begin, cp_end;
+  int64_t entries = 0;
   double setup_seconds = 0;
   int64_t lattice_control_points = 0;  // depths from a lattice rather than exact traces
 
   size_t bytes() const {
-    return voxel.size() * (2 * sizeof(int32_t) + 2 * sizeof(float)) +
-           weight.size() * sizeof(float) + volume.red.size() * sizeof(float) +
-           volume.compute_voxels.size() * sizeof(int64_t);
+    size_t n = volume.red.size() * sizeof(float) + volume.compute_voxels.size() * sizeof(int64_t);
+    for (const EntryBlock& b : blocks)
+      n += b.voxel.size() * (2 * sizeof(int32_t) + 2 * sizeof(float)) + b.weight.size() * sizeof(float);
+    return n;
   }
 };
 

@@ -60,7 +60,8 @@ ClassicalPlan make_classical_plan(const Patient& patient, const Protocol& protoc
   const FluenceGrid grid = fluence_grid_for_plan(plan.geometry, machine, options.bixel_width_mm);
   DoseEngineOptions eo;
   eo.dose_spacing_mm = options.dose_spacing_mm;
-  PencilBeamEngine engine(patient, machine, plan.geometry, grid, eo);
+  auto shared_engine = std::make_shared<const PencilBeamEngine>(patient, machine, plan.geometry, grid, eo);
+  const PencilBeamEngine& engine = *shared_engine;
   plan.engine_setup_seconds = engine.setup_seconds();
   plan.dose_voxels = static_cast<int64_t>(engine.compute_voxels().size());
   PlanObjective objective(patient, protocol, roles, engine.dose_grid(), engine.compute_voxels());
@@ -113,6 +114,7 @@ ClassicalPlan make_classical_plan(const Patient& patient, const Protocol& protoc
     plan.term_values = objective.term_values(engine.dose_at_voxels(f).to(torch::kDouble));
     for (const ObjectiveTerm& t : objective.terms()) plan.term_labels.push_back(t.label());
   }
+  plan.engine = std::move(shared_engine);
   plan.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return plan;
 }

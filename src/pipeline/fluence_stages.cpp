@@ -26,6 +26,7 @@ class ClassicalGenerator : public FluenceGenerator {
     FluencePlan out;
     out.geometry = std::move(p.geometry);
     out.fluence = std::move(p.fluence);
+    out.engine = std::move(p.engine);
     out.info = {{"generator", "classical"},
                 {"method", "projected L-BFGS fluence optimisation + protocol normalisation"},
                 {"iterations", p.optimization.iterations},

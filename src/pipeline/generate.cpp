@@ -12,6 +12,7 @@
 #include "vmatplan/core/staged_output.h"
 #include "vmatplan/core/uid.h"
 #include "vmatplan/core/version.h"
+#include "vmatplan/dose/dose_calculation.h"
 #include "vmatplan/dose/pencil_beam_engine.h"
 #include "vmatplan/geometry/delivery_plan.h"
 #include "vmatplan/geometry/plan_file.h"
@@ -201,9 +202,15 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
   result.meterset = {{"status", "off"}};
   if (options.meterset) {
     clock.begin("meterset");
-    DoseEngineOptions mo;
-    mo.dose_spacing_mm = options.fluence.dose_spacing_mm;  // the optimisation grid
-    PencilBeamEngine engine(patient, machine, fluence.geometry, fluence.fluence.grid, mo);
+    // The optimisation grid's engine: the fluence stage's when it made one.
+    std::shared_ptr<const PencilBeamEngine> shared = fluence.engine;
+    if (!shared) {
+      DoseEngineOptions mo;
+      mo.dose_spacing_mm = options.fluence.dose_spacing_mm;
+      shared = std::make_shared<const PencilBeamEngine>(patient, machine, fluence.geometry,
+                                                        fluence.fluence.grid, mo);
+    }
+    const PencilBeamEngine& engine = *shared;
     PlanObjective objective(patient, protocol, roles, engine.dose_grid(), engine.compute_voxels());
     MetersetOptimizerOptions mopt;
     mopt.max_iterations = options.meterset_max_iterations;
@@ -222,15 +229,17 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
     clock.end();
   }
 
+  fluence.engine.reset();  // the optimisation grid's operator is not needed any more
   clock.begin("final_dose");
   DoseEngineOptions eo;
   eo.dose_spacing_mm = options.final_dose_spacing_mm;
   const PlanGeometry geometry = delivered_geometry(delivery, fluence.geometry);
   const PlanGeometry dose_geometry = every_kth_control_point(geometry, options.final_dose_cp_spacing_deg);
-  PencilBeamEngine engine(patient, machine, dose_geometry, fluence.fluence.grid, eo);
-  clock.report(0.5);
-  DoseImage dose = engine.dose_image(
-      aperture_fluence_on_geometry(delivery, fluence.fluence.grid, dose_geometry, machine));
+  // Computed once, streaming (no stored operator): the memory of a 3 mm or 2.5 mm grid
+  // stays that of the dose volume.
+  DoseImage dose = calculate_dose(
+      patient, machine, dose_geometry,
+      aperture_fluence_on_geometry(delivery, fluence.fluence.grid, dose_geometry, machine), eo);
   result.evaluation = evaluate_plan(patient, dose, protocol, roles);
   // Sequencing changes the dose a little; the protocol's normalisation is restored by
   // scaling the MU (dose is linear in MU) when the scaled plan is still deliverable.

@@ -15,12 +15,14 @@
 // (fluence_optimizer.h) -> normalisation per the protocol's rule (e.g. D50% of the PTV =
 // Rx), evaluated on the dose image with the evaluation layer -> clinical goals.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "vmatplan/evaluation/plan_evaluation.h"
+#include "vmatplan/dose/pencil_beam_engine.h"
 #include "vmatplan/evaluation/protocol.h"
 #include "vmatplan/geometry/arc.h"
 #include "vmatplan/machine/machine.h"
@@ -53,6 +55,9 @@ struct ClassicalPlan {
   double engine_setup_seconds = 0.0;
   double total_seconds = 0.0;
   int64_t dose_voxels = 0;
+  // The optimisation-grid engine the plan was made on (geometry, fluence grid,
+  // dose_spacing_mm): later stages on the same grid reuse it instead of tracing again.
+  std::shared_ptr<const PencilBeamEngine> engine;
 };
 
 ClassicalPlan make_classical_plan(const Patient& patient, const Protocol& protocol,

@@ -40,6 +40,9 @@ struct FluencePlan {
   PlanGeometry geometry;
   FluenceMaps fluence;
   nlohmann::json info = nlohmann::json::object();  // what the stage did, for summary.json
+  // The engine on (geometry, fluence grid, context.options.dose_spacing_mm), when the stage
+  // built one; a refiner that changes the geometry or grid must reset it.
+  std::shared_ptr<const PencilBeamEngine> engine;
 };
 
 class FluenceGenerator {
