@@ -37,6 +37,12 @@ std::vector<double> parse_list(const std::string& s) {
   return v;
 }
 
+double cpu_s() {  // user + system time of this process, all threads
+  struct rusage u {};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
@@ -60,10 +66,10 @@ int run_one(double spacing_mm, double cp_spacing_deg, int threads, int runs, boo
   for (float& v : f.values) v = uni(rng);
   DoseEngineOptions opt;
   opt.dose_spacing_mm = spacing_mm;
-  std::vector<double> t;
+  std::vector<double> t, cpu;
   DoseCalculationStats stats;
   for (int r = 0; r <= runs; ++r) {
-    const double t0 = now_s();
+    const double t0 = now_s(), c0 = cpu_s();
     if (engine) {
       PencilBeamEngine e(patient, machine, geometry, f.grid, opt);
       e.dose_image(f);
@@ -73,12 +79,14 @@ int run_one(double spacing_mm, double cp_spacing_deg, int threads, int runs, boo
     } else {
       calculate_dose(patient, machine, geometry, f, opt, &stats);
     }
-    if (r > 0) t.push_back(now_s() - t0);  // run 0 is the warm-up
+    if (r > 0) t.push_back(now_s() - t0), cpu.push_back(cpu_s() - c0);  // run 0: warm-up
   }
   std::sort(t.begin(), t.end());
+  std::sort(cpu.begin(), cpu.end());
   std::ofstream out(result_path);
   out << geometry.control_point_count() << " " << stats.compute_voxels << " " << stats.pairs << " "
-      << t[t.size() / 2] << " " << t.front() << " " << stats.volume_seconds << "\n";
+      << t[t.size() / 2] << " " << t.front() << " " << stats.volume_seconds << " "
+      << cpu[cpu.size() / 2] << "\n";
   return 0;
 }
 
@@ -106,8 +114,8 @@ int main(int argc, char** argv) {
               engine ? "PencilBeamEngine (stored operator): set-up + forward"
                      : "calculate_dose (streaming final-dose path)",
               threads, runs);
-  std::printf("| grid mm | control points | body voxels | pairs (M) | median s | min s | volume s "
-              "| ns per pair | peak MB |\n|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("| grid mm | control points | body voxels | pairs (M) | median s | min s | cpu s "
+              "| volume s | cpu ns per pair | peak MB |\n|---|---|---|---|---|---|---|---|---|---|\n");
   const std::string self = argv[0];
   for (double s : spacings)
     for (double c : cp_spacings) {
@@ -118,14 +126,14 @@ int main(int argc, char** argv) {
       const bench::ProcessRun run = bench::run_process(cmd);
       std::ifstream in(result);
       long long cps = 0, voxels = 0, pairs = 0;
-      double median = 0, min = 0, volume = 0;
-      if (run.exit_code != 0 || !(in >> cps >> voxels >> pairs >> median >> min >> volume)) {
-        std::printf("| %g | (%g deg) | failed | | | | | | |\n", s, c);
+      double median = 0, min = 0, volume = 0, cpu = 0;
+      if (run.exit_code != 0 || !(in >> cps >> voxels >> pairs >> median >> min >> volume >> cpu)) {
+        std::printf("| %g | (%g deg) | failed | | | | | | | |\n", s, c);
         continue;
       }
       std::remove(result.c_str());
-      std::printf("| %g | %lld | %lld | %.1f | %.3f | %.3f | %.3f | %.1f | %.0f |\n", s, cps, voxels,
-                  pairs / 1e6, median, min, volume, 1e9 * median * threads / std::max(1LL, pairs),
+      std::printf("| %g | %lld | %lld | %.1f | %.3f | %.3f | %.3f | %.3f | %.1f | %.0f |\n", s, cps,
+                  voxels, pairs / 1e6, median, min, cpu, volume, 1e9 * cpu / std::max(1LL, pairs),
                   run.peak_rss_mb);
       std::fflush(stdout);
     }

@@ -1,9 +1,11 @@
 #include "vmatplan/dose/dose_volume.h"
 
+#include <array>
 #include <cmath>
 #include <limits>
 
 #include "vmatplan/core/error.h"
+#include "vmatplan/core/threads.h"
 #include "vmatplan/patient/structure_roles.h"
 
 namespace vmatplan {
@@ -52,25 +54,38 @@ DoseVolume make_dose_volume(const Patient& patient, const DoseVolumeOptions& opt
   auto dose_index = [&](int64_t i, int a) {
     return static_cast<int64_t>(std::floor((i + 0.5) * ct.spacing_mm[a] / s));
   };
-  for (int64_t k = 0; k < ct.size[2]; ++k) {
-    int64_t dk = dose_index(k, 2);
-    if (dk >= v.grid.size[2]) continue;
-    for (int64_t j = 0; j < ct.size[1]; ++j) {
-      int64_t dj = dose_index(j, 1);
-      if (dj >= v.grid.size[1]) continue;
-      for (int64_t i = 0; i < ct.size[0]; ++i) {
-        int64_t di = dose_index(i, 0);
-        if (di >= v.grid.size[0]) continue;
-        int64_t c = ct.linear_index(i, j, k), d = v.grid.linear_index(di, dj, dk);
-        ++count[d];
-        if (body[c]) {
-          ++body_count[d];
-          red_sum[d] += table.red(patient.ct_hu.voxels[c]);
-        }
-        if (options.compute_mask && options.compute_mask->voxels[c]) ++roi_count[d];
-      }
+  // Along each axis, the dose index of every CT index (-1 past the dose grid).
+  std::array<std::vector<int64_t>, 3> to_dose;
+  for (int a = 0; a < 3; ++a) {
+    to_dose[a].resize(ct.size[a]);
+    for (int64_t i = 0; i < ct.size[a]; ++i) {
+      const int64_t d = dose_index(i, a);
+      to_dose[a][i] = d < v.grid.size[a] ? d : -1;
     }
   }
+  // Threads over dose slices: each owns the CT slices that fall in its dose slices.
+  parallel_for(static_cast<long>(v.grid.size[2]), [&](long dk_begin, long dk_end) {
+    for (int64_t k = 0; k < ct.size[2]; ++k) {
+      const int64_t dk = to_dose[2][k];
+      if (dk < dk_begin || dk >= dk_end) continue;
+      for (int64_t j = 0; j < ct.size[1]; ++j) {
+        const int64_t dj = to_dose[1][j];
+        if (dj < 0) continue;
+        const int64_t c0 = ct.linear_index(0, j, k);
+        for (int64_t i = 0; i < ct.size[0]; ++i) {
+          const int64_t di = to_dose[0][i];
+          if (di < 0) continue;
+          const int64_t c = c0 + i, d = v.grid.linear_index(di, dj, dk);
+          ++count[d];
+          if (body[c]) {
+            ++body_count[d];
+            red_sum[d] += table.red(patient.ct_hu.voxels[c]);
+          }
+          if (options.compute_mask && options.compute_mask->voxels[c]) ++roi_count[d];
+        }
+      }
+    }
+  });
   v.red.assign(n, 0.0f);
   for (int64_t k = 0; k < v.grid.size[2]; ++k)
     for (int64_t j = 0; j < v.grid.size[1]; ++j)
