@@ -4,7 +4,9 @@
 // its own process (this binary with --one), so the peak memory column is that
 // configuration's; times are the median of the runs after one warm-up.
 //
-//   bench_final_dose [--threads N] [--runs R] [--spacings 5,3,2.5,2] [--cp-spacings 8,4,2]
+//   bench_final_dose [--threads N] [--runs R] [--spacings 5,3,2.5,2] [--control-points 91,182,362]
+//   (control points: 91 = one arc at 4 deg, 182 = two arcs at 4 deg, 362 = two at 2 deg,
+//   722 = two at 1 deg)
 //                    [--engine]   (also the stored-operator PencilBeamEngine, set-up + forward)
 #include <sys/resource.h>
 
@@ -48,7 +50,14 @@ double now_s() {
 }
 
 // Child: one configuration; writes "cps voxels pairs median_s min_s volume_s" to result_path.
-int run_one(double spacing_mm, double cp_spacing_deg, int threads, int runs, bool engine,
+std::vector<ArcSpec> arcs_for(int control_points) {
+  const double step = control_points > 400 ? 1.0 : control_points > 200 ? 2.0 : 4.0;
+  std::vector<ArcSpec> arcs = default_two_arcs(step);
+  if (control_points <= 91) arcs.resize(1);
+  return arcs;
+}
+
+int run_one(double spacing_mm, int control_points, int threads, int runs, bool engine,
             const std::string& result_path) {
   set_dose_engine_threads(threads);
   PelvisPhantomOptions po;
@@ -56,7 +65,7 @@ int run_one(double spacing_mm, double cp_spacing_deg, int threads, int runs, boo
   const Patient patient = make_pelvis_phantom(po);
   const Machine machine = Machine::load_named("generic_6mv_mlc120");
   const PlanGeometry geometry =
-      build_plan_geometry(patient, machine, default_two_arcs(cp_spacing_deg), "PTV", 5.0, {});
+      build_plan_geometry(patient, machine, arcs_for(control_points), "PTV", 5.0, {});
   FluenceMaps f;
   f.grid = fluence_grid_for_plan(geometry, machine, 5.0);
   f.control_point_count = static_cast<int>(geometry.control_point_count());
@@ -95,18 +104,18 @@ int run_one(double spacing_mm, double cp_spacing_deg, int threads, int runs, boo
 int main(int argc, char** argv) {
   int threads = 2, runs = 3;
   bool engine = false;
-  std::vector<double> spacings{5, 3, 2.5, 2}, cp_spacings{8, 4, 2};
+  std::vector<double> spacings{5, 3, 2.5, 2}, control_points{91, 182, 362};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--one" && i + 3 < argc) {
-      return run_one(std::atof(argv[i + 1]), std::atof(argv[i + 2]), std::atoi(argv[i + 4]),
+      return run_one(std::atof(argv[i + 1]), std::atoi(argv[i + 2]), std::atoi(argv[i + 4]),
                      std::atoi(argv[i + 5]), std::atoi(argv[i + 6]) != 0, argv[i + 3]);
     }
     if (i + 1 >= argc && a != "--engine") break;
     if (a == "--threads") threads = std::atoi(argv[++i]);
     else if (a == "--runs") runs = std::atoi(argv[++i]);
     else if (a == "--spacings") spacings = parse_list(argv[++i]);
-    else if (a == "--cp-spacings") cp_spacings = parse_list(argv[++i]);
+    else if (a == "--control-points") control_points = parse_list(argv[++i]);
     else if (a == "--engine") engine = true;
   }
   std::printf("%s, pelvis phantom seed 1, two full arcs, 5 mm bixels, random fluence; %d threads, "
@@ -118,7 +127,7 @@ int main(int argc, char** argv) {
               "| volume s | cpu ns per pair | peak MB |\n|---|---|---|---|---|---|---|---|---|---|\n");
   const std::string self = argv[0];
   for (double s : spacings)
-    for (double c : cp_spacings) {
+    for (double c : control_points) {
       const std::string result = "/tmp/bench_final_dose_" + std::to_string(::getpid()) + ".txt";
       char cmd[512];
       std::snprintf(cmd, sizeof cmd, "%s --one %g %g %s %d %d %d", self.c_str(), s, c,
@@ -128,7 +137,7 @@ int main(int argc, char** argv) {
       long long cps = 0, voxels = 0, pairs = 0;
       double median = 0, min = 0, volume = 0, cpu = 0;
       if (run.exit_code != 0 || !(in >> cps >> voxels >> pairs >> median >> min >> volume >> cpu)) {
-        std::printf("| %g | (%g deg) | failed | | | | | | | |\n", s, c);
+        std::printf("| %g | (%g) | failed | | | | | | | |\n", s, c);
         continue;
       }
       std::remove(result.c_str());

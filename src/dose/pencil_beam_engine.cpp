@@ -28,11 +28,9 @@ void gather_forward(const detail::EngineData& d, const T* planes, int64_t cp_beg
   const int64_t plane_size = d.plane.width * d.plane.height * K;
   for (int64_t c = cp_begin; c < cp_end; ++c) {
     const detail::EntryBlock& b = d.blocks[d.cp_block[c]];
-    const int32_t* __restrict__ voxel = b.voxel.data();
-    const int32_t* __restrict__ base = b.base.data();
-    const float* __restrict__ fxs = b.fx.data();
-    const float* __restrict__ fys = b.fy.data();
-    const float* __restrict__ weight = b.weight.data();
+    const int32_t *__restrict__ voxel = b.voxel.data(), *__restrict__ base = b.base.data();
+    const float *__restrict__ fxs = b.fx.data(), *__restrict__ fys = b.fy.data(),
+                *__restrict__ weight = b.weight.data();
     const T* __restrict__ plane = planes + c * plane_size;
     for (int64_t e = d.cp_begin[c], end = d.cp_end[c]; e < end; ++e) {
       const T* p00 = plane + static_cast<int64_t>(base[e]) * K;
@@ -57,11 +55,9 @@ void gather_backward(const detail::EngineData& d, const T* __restrict__ grad_dos
   const int64_t plane_size = d.plane.width * d.plane.height * K;
   for (int64_t c = cp_begin; c < cp_end; ++c) {
     const detail::EntryBlock& b = d.blocks[d.cp_block[c]];
-    const int32_t* __restrict__ voxel = b.voxel.data();
-    const int32_t* __restrict__ base = b.base.data();
-    const float* __restrict__ fxs = b.fx.data();
-    const float* __restrict__ fys = b.fy.data();
-    const float* __restrict__ weight = b.weight.data();
+    const int32_t *__restrict__ voxel = b.voxel.data(), *__restrict__ base = b.base.data();
+    const float *__restrict__ fxs = b.fx.data(), *__restrict__ fys = b.fy.data(),
+                *__restrict__ weight = b.weight.data();
     T* __restrict__ plane = grad_planes + c * plane_size;
     for (int64_t e = d.cp_begin[c], end = d.cp_end[c]; e < end; ++e) {
       const T g = grad_dose[voxel[e]];

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <random>
 
+#include "dose/dose_fixtures.h"
 #include "vmatplan/core/threads.h"
 #include "vmatplan/dose/dose_calculation.h"
 #include "vmatplan/dose/pencil_beam_engine.h"
@@ -19,6 +20,7 @@
 #include "vmatplan/patient/pelvis_phantom.h"
 
 using namespace vmatplan;
+using vmatplan::test::field_grid;
 
 namespace {
 
@@ -51,19 +53,28 @@ Patient heterogeneous_box() {
   return p;
 }
 
-FluenceGrid field_grid(double fx, double fy, double bixel = 5.0) {
-  FluenceGrid g;
-  int rows = static_cast<int>(std::lround(fy / bixel));
-  for (int r = 0; r <= rows; ++r) g.row_edges_mm.push_back(-0.5 * fy + r * bixel);
-  g.bixel_width_mm = bixel;
-  g.bixel_count = static_cast<int>(std::lround(fx / bixel));
-  g.x_min_mm = -0.5 * fx;
-  return g;
-}
 
 Image3D<float> engine_dose(const Patient& p, const PlanGeometry& geometry, const FluenceMaps& f,
                            const DoseEngineOptions& o) {
   return PencilBeamEngine(p, machine(), geometry, f.grid, o).dose_image(f);
+}
+
+// Gamma 1 %/1 mm (global, 10 % threshold) of the streaming dose with automatic depths
+// against the stored engine with exact per-voxel traces.
+GammaResult gamma_against_exact(const Patient& p, const PlanGeometry& geometry,
+                                const FluenceMaps& f, double spacing_mm,
+                                DoseCalculationStats* stats = nullptr) {
+  DoseEngineOptions exact;
+  exact.dose_spacing_mm = spacing_mm;
+  exact.depth_method = DepthMethod::kExactTrace;
+  DoseEngineOptions fast = exact;
+  fast.depth_method = DepthMethod::kAuto;
+  const Image3D<float> reference = engine_dose(p, geometry, f, exact);
+  const Image3D<float> evaluated = calculate_dose(p, machine(), geometry, f, fast, stats);
+  GammaOptions g;
+  g.dose_criterion_pct = 1.0;
+  g.distance_mm = 1.0;
+  return compute_gamma(reference, evaluated, g);
 }
 
 double max_of(const Image3D<float>& d) {
@@ -112,20 +123,10 @@ CATCH_TEST_CASE("calculate_dose: lattice depths pass gamma 1%/1mm against exact 
   for (int a = 0; a < 360; a += 20) b.control_points.push_back({double(a), 0.0, 0.0});
   geometry.beams.push_back(b);
   const FluenceMaps f = random_fluence(field_grid(60, 40), 18, 5);
-  DoseEngineOptions exact;
-  exact.dose_spacing_mm = 3.0;
-  exact.depth_method = DepthMethod::kExactTrace;
-  DoseEngineOptions fast = exact;
-  fast.depth_method = DepthMethod::kAuto;
-  const Image3D<float> reference = engine_dose(p, geometry, f, exact);
   DoseCalculationStats stats;
-  const Image3D<float> evaluated = calculate_dose(p, machine(), geometry, f, fast, &stats);
+  const GammaResult r = gamma_against_exact(p, geometry, f, 3.0, &stats);
   set_thread_count(1);
   CATCH_CHECK(stats.lattice_control_points == 18);
-  GammaOptions g;
-  g.dose_criterion_pct = 1.0;
-  g.distance_mm = 1.0;
-  const GammaResult r = compute_gamma(reference, evaluated, g);
   CATCH_INFO("gamma 1%/1mm pass " << r.pass_rate_pct << " % of " << r.evaluated_voxels);
   CATCH_CHECK(r.pass_rate_pct >= 99.0);
 }
@@ -140,17 +141,7 @@ CATCH_TEST_CASE("calculate_dose: pelvis arc passes gamma 1%/1mm against exact tr
       build_plan_geometry(p, machine(), {ArcSpec{181.0, 179.0, RotationDirection::kClockwise, 4.0, 30.0, 0.0}}, "PTV", 5.0, {});
   const FluenceGrid grid = fluence_grid_for_plan(geometry, machine(), 5.0);
   const FluenceMaps f = random_fluence(grid, static_cast<int>(geometry.control_point_count()), 7);
-  DoseEngineOptions exact;
-  exact.dose_spacing_mm = 4.0;
-  exact.depth_method = DepthMethod::kExactTrace;
-  DoseEngineOptions fast = exact;
-  fast.depth_method = DepthMethod::kAuto;
-  const Image3D<float> reference = engine_dose(p, geometry, f, exact);
-  const Image3D<float> evaluated = calculate_dose(p, machine(), geometry, f, fast);
-  GammaOptions g;
-  g.dose_criterion_pct = 1.0;
-  g.distance_mm = 1.0;
-  const GammaResult r = compute_gamma(reference, evaluated, g);
+  const GammaResult r = gamma_against_exact(p, geometry, f, 4.0);
   CATCH_INFO("gamma 1%/1mm pass " << r.pass_rate_pct << " % of " << r.evaluated_voxels);
   CATCH_CHECK(r.pass_rate_pct >= 99.0);
 }

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
+#include "dose/dose_fixtures.h"
 #include "vmatplan/core/error.h"
 #include "vmatplan/dose/hu_to_red.h"
 #include "vmatplan/dose/pencil_beam_engine.h"
@@ -14,6 +15,7 @@
 #include "vmatplan/machine/machine.h"
 
 using namespace vmatplan;
+using vmatplan::test::field_grid;
 
 namespace {
 
@@ -22,15 +24,6 @@ const Machine& machine() {
   return m;
 }
 
-FluenceGrid field_grid(double fx, double fy, double bixel = 5.0) {
-  FluenceGrid g;
-  int rows = static_cast<int>(std::lround(fy / bixel));
-  for (int r = 0; r <= rows; ++r) g.row_edges_mm.push_back(-0.5 * fy + r * bixel);
-  g.bixel_width_mm = bixel;
-  g.bixel_count = static_cast<int>(std::lround(fx / bixel));
-  g.x_min_mm = -0.5 * fx;
-  return g;
-}
 
 PlanGeometry beams(const std::vector<double>& gantry_deg, double collimator_deg = 0.0) {
   PlanGeometry g;
