@@ -9,6 +9,7 @@
 
 #include "control_point_trace.h"
 #include "pencil_beam_setup.h"
+#include "sample_plane_convolution.h"
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/threads.h"
 
@@ -17,105 +18,13 @@ namespace {
 
 using detail::SamplePlane;
 
-// One kernel component's separable integral matrices in float, with the index range
-// where each column is above `kNegligible` (Gaussian tails are skipped).
-struct ComponentMatrices {
-  std::vector<float> rows;   // [plane y][fluence row]
-  std::vector<float> cols;   // [bixel][plane x]
-  std::vector<int> row_lo, row_hi;  // per fluence row: plane y range
-  std::vector<int> col_lo, col_hi;  // per bixel: plane x range
-};
-
-constexpr double kNegligible = 1e-9;
-
-ComponentMatrices component_matrices(const FluenceGrid& grid, const SamplePlane& plane,
-                                     double sigma_mm) {
-  ComponentMatrices m;
-  const int rows = grid.row_count(), bixels = grid.bixel_count;
-  const std::vector<double> ey = detail::cell_integral_matrix(grid.row_edges_mm, plane.y0_mm,
-                                                              plane.step_mm, plane.height, sigma_mm);
-  std::vector<double> col_edges(bixels + 1);
-  for (int b = 0; b <= bixels; ++b) col_edges[b] = grid.x_min_mm + b * grid.bixel_width_mm;
-  const std::vector<double> ex = detail::cell_integral_matrix(col_edges, plane.x0_mm,
-                                                              plane.step_mm, plane.width, sigma_mm);
-  const int h = static_cast<int>(plane.height), w = static_cast<int>(plane.width);
-  m.rows.assign(ey.begin(), ey.end());
-  m.cols.resize(static_cast<size_t>(bixels) * w);
-  for (int x = 0; x < w; ++x)
-    for (int b = 0; b < bixels; ++b) m.cols[static_cast<size_t>(b) * w + x] = static_cast<float>(ex[x * bixels + b]);
-  auto range = [](auto value, int n, int& lo, int& hi) {
-    lo = n, hi = 0;
-    for (int i = 0; i < n; ++i)
-      if (std::abs(value(i)) > kNegligible) lo = std::min(lo, i), hi = i + 1;
-    if (lo >= hi) lo = hi = 0;
-  };
-  m.row_lo.resize(rows), m.row_hi.resize(rows);
-  for (int r = 0; r < rows; ++r)
-    range([&](int y) { return ey[static_cast<size_t>(y) * rows + r]; }, h, m.row_lo[r], m.row_hi[r]);
-  m.col_lo.resize(bixels), m.col_hi.resize(bixels);
-  for (int b = 0; b < bixels; ++b)
-    range([&](int x) { return ex[static_cast<size_t>(x) * bixels + b]; }, w, m.col_lo[b], m.col_hi[b]);
-  return m;
-}
-
 // Scratch of one worker thread.
 struct Worker {
   std::vector<float> dose;   // [compute voxels]
   std::vector<float> plane;  // [y][x][component]
-  std::vector<float> g;      // [fluence row][plane x]: fluence convolved along x
-  std::vector<float> line;   // [plane x]
+  detail::PlaneScratch<float> scratch;
   int64_t pairs = 0, lattice = 0, control_points = 0;
 };
-
-// plane[y][x][k] = sum_r E_y,k[y][r] sum_b F[r][b] E_x,k[x][b], skipping zero fluence rows
-// and negligible kernel tails. Returns false when the fluence is zero.
-template <int K>
-bool fill_planes(const std::vector<ComponentMatrices>& mats, const SamplePlane& plane,
-                 const FluenceGrid& grid, const float* f, Worker& wk) {
-  const int rows = grid.row_count(), bixels = grid.bixel_count;
-  const int w = static_cast<int>(plane.width), h = static_cast<int>(plane.height);
-  std::vector<int> live;
-  for (int r = 0; r < rows; ++r)
-    for (int b = 0; b < bixels; ++b)
-      if (f[r * bixels + b] != 0) {
-        live.push_back(r);
-        break;
-      }
-  if (live.empty()) return false;
-  std::fill(wk.plane.begin(), wk.plane.end(), 0.0f);
-  for (int k = 0; k < K; ++k) {
-    const ComponentMatrices& m = mats[k];
-    int x_lo = w, x_hi = 0, y_lo = h, y_hi = 0;
-    for (int r : live) {
-      float* gr = &wk.g[static_cast<size_t>(r) * w];
-      std::fill(gr, gr + w, 0.0f);
-      for (int b = 0; b < bixels; ++b) {
-        const float v = f[r * bixels + b];
-        if (v == 0 || m.col_lo[b] >= m.col_hi[b]) continue;
-        const float* c = &m.cols[static_cast<size_t>(b) * w];
-        for (int x = m.col_lo[b]; x < m.col_hi[b]; ++x) gr[x] += v * c[x];
-        x_lo = std::min(x_lo, m.col_lo[b]), x_hi = std::max(x_hi, m.col_hi[b]);
-      }
-      y_lo = std::min(y_lo, m.row_lo[r]), y_hi = std::max(y_hi, m.row_hi[r]);
-    }
-    for (int y = y_lo; y < y_hi; ++y) {
-      float* line = wk.line.data();
-      std::fill(line + x_lo, line + x_hi, 0.0f);
-      bool any = false;
-      for (int r : live) {
-        if (y < m.row_lo[r] || y >= m.row_hi[r]) continue;
-        const float e = m.rows[static_cast<size_t>(y) * rows + r];
-        const float* gr = &wk.g[static_cast<size_t>(r) * w];
-        for (int x = x_lo; x < x_hi; ++x) line[x] += e * gr[x];
-        any = true;
-      }
-      if (!any) continue;
-      float* out = &wk.plane[static_cast<size_t>(y) * w * K + k];
-      for (int x = x_lo; x < x_hi; ++x) out[static_cast<size_t>(x) * K] = line[x];
-    }
-  }
-  return true;
-}
 
 template <int K>
 void add_control_point(const detail::TraceContext& context, const detail::DepthWeightTable& table,
@@ -177,9 +86,7 @@ Image3D<float> calculate_dose(const Patient& patient, const Machine& machine,
 
   const SamplePlane plane = SamplePlane::covering(grid, model.lateral_cutoff_mm,
                                                   options.plane_spacing_mm, options.dose_spacing_mm);
-  std::vector<ComponentMatrices> mats;
-  for (const KernelComponent& k : model.components)
-    mats.push_back(component_matrices(grid, plane, k.sigma_mm));
+  const detail::PlaneConvolution convolution(grid, plane, model);
   const detail::TraceContext context(volume, model, plane, geometry.isocenter_mm);
   const detail::DepthWeightTable table(model);
   const int64_t voxels = static_cast<int64_t>(volume.compute_voxels.size());
@@ -196,10 +103,8 @@ Image3D<float> calculate_dose(const Patient& patient, const Machine& machine,
         Worker& wk = workers[t];
         wk.dose.assign(voxels, 0.0f);
         wk.plane.resize(static_cast<size_t>(plane.width * plane.height * K));
-        wk.g.resize(static_cast<size_t>(grid.row_count()) * plane.width);
-        wk.line.resize(plane.width);
         for (size_t i = t; i < cps.size(); i += threads) {
-          if (!fill_planes<K>(mats, plane, grid, &fluence.values[i * per_cp], wk)) continue;
+          if (!convolution.forward(&fluence.values[i * per_cp], wk.plane.data(), wk.scratch)) continue;
           const ControlPointGeometry& c = *cps[i].cp;
           const BeamTransform beam(geometry.patient_position, geometry.isocenter_mm, c.gantry_deg,
                                    c.collimator_deg, c.couch_deg, model.sad_mm);
