@@ -35,6 +35,7 @@ Command register_sequence(CLI::App& app, const GlobalOptions& global);
 Command register_export(CLI::App& app, const GlobalOptions& global);
 Command register_dose(CLI::App& app, const GlobalOptions& global);
 Command register_evaluate(CLI::App& app, const GlobalOptions& global);
+Command register_compare(CLI::App& app, const GlobalOptions& global);
 Command register_optimize(CLI::App& app, const GlobalOptions& global);
 Command register_generate(CLI::App& app, const GlobalOptions& global);
 // The planning flags `generate` and `batch` share (protocol, machine, arcs, stages,

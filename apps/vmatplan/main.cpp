@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
   std::map<CLI::App*, cli::RunFn> runs;
   for (auto cmd : {cli::register_inspect(app, global), cli::register_phantom(app, global),
                     cli::register_water(app, global), cli::register_dose(app, global),
-                    cli::register_evaluate(app, global), cli::register_check(app, global),
+                    cli::register_evaluate(app, global),
+                    cli::register_compare(app, global), cli::register_check(app, global),
                     cli::register_sequence(app, global), cli::register_export(app, global),
                     cli::register_optimize(app, global),
                     cli::register_generate(app, global), cli::register_batch(app, global)})
