@@ -16,7 +16,7 @@ namespace vmatplan::cli {
 struct GlobalOptions {
   bool verbose = false;
   std::string log_level = "info";
-  int threads = 1;
+  int threads = 0;  // 0 = all cores (tests, CI and scripts pass --threads 1)
 };
 
 // A registered subcommand: run() is called after parsing when it was chosen; it returns

@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
                  "trace, debug, info, warn, error, critical or off")
       ->capture_default_str();
   app.add_option("--threads", global.threads,
-                 "Worker threads (0 = all cores); tests and CI use 1")
+                 "Worker threads (default 0 = all cores; batch --jobs N shares them out); tests and CI use 1")
       ->capture_default_str();
 
   std::map<CLI::App*, cli::RunFn> runs;
