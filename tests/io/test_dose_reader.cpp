@@ -81,3 +81,10 @@ TEST_CASE("RT Dose reader refuses files that are not RT Dose", "[io][rtdose]") {
   CHECK_THROWS_AS(read_rtdose(dir + "/06MV_plan.dcm"), InputError);
   CHECK_THROWS_AS(read_dose("/nonexistent/RD.dcm"), InputError);
 }
+
+TEST_CASE("a RELATIVE RT Dose (pydicom's test file) is refused by name", "[io][rtdose]") {
+  const std::string f = test::data_file("dicom/pydicom/rtdose.dcm");
+  VMATPLAN_SKIP_IF_EMPTY(f, "dicom/pydicom/rtdose.dcm");
+  // DoseUnits RELATIVE: no absolute dose to evaluate goals with.
+  CHECK_THROWS_WITH(read_dose(f), Catch::Matchers::Contains("rtdose.dcm") && Catch::Matchers::Contains("RELATIVE"));
+}
