@@ -13,9 +13,10 @@ jobs="${JOBS:-$(nproc)}"
 packages=(
   build-essential cmake ninja-build pkg-config
   libtorch-dev libinsighttoolkit5-dev libgdcm-tools libdcmtk-dev libcli11-dev
-  libspdlog-dev nlohmann-json3-dev catch2 libmatio-dev
-  # independent checkers used by the tests: dciodvfy, dcmdump, pydicom, plastimatch
-  dicom3tools dcmtk python3-pydicom python3-numpy plastimatch jq
+  libspdlog-dev nlohmann-json3-dev catch2 libmatio-dev zlib1g-dev
+  # independent checkers used by the tests: dciodvfy, dcmdump, pydicom, plastimatch;
+  # chromium renders report.html headless (screenshot test)
+  dicom3tools dcmtk python3-pydicom python3-numpy plastimatch jq chromium
 )
 
 missing=()

@@ -68,7 +68,9 @@ CommandResult run_shell(const std::string& command) {
 }
 
 CommandResult run_cli(const std::string& args) {
-  return run_shell(std::string("'") + VMATPLAN_CLI_PATH + "' " + args);
+  // vmatplan uses every core by default; tests run on one (CI machines are shared).
+  const bool has_threads = args.find("--threads") != std::string::npos;
+  return run_shell(std::string("'") + VMATPLAN_CLI_PATH + "' " + (has_threads ? "" : "--threads 1 ") + args);
 }
 
 bool have_program(const std::string& name) {

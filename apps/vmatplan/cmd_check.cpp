@@ -28,11 +28,15 @@ int run_check(const CheckOptions& opt) {
   const Machine machine = resolve_machine(plan, opt.machine, how);
   spdlog::info("checking against machine {} ({})", machine.name, how);
   const auto violations = check_deliverability(plan, machine);
+  const auto name_mismatches = machine_name_mismatches(plan, machine);
   const PlanComplexity cx = compute_complexity(plan, machine);
   if (opt.json) {
     nlohmann::json j = {{"plan", opt.plan},
                         {"machine", machine.name},
                         {"machine_chosen", how},
+                        {"machine_dicom_name", machine.dicom_name},
+                        {"machine_name_matches", name_mismatches.empty()},
+                        {"machine_name_mismatches", name_mismatches},
                         {"deliverable", violations.empty()},
                         {"violations", violations_to_json(violations)},
                         {"complexity", complexity_to_json(cx)}};
@@ -40,7 +44,7 @@ int run_check(const CheckOptions& opt) {
   } else {
     auto& o = std::cout;
     o << "plan      " << opt.plan << " (" << plan.beams.size() << " beams)\n";
-    o << "machine   " << machine.name << " (" << how << ")\n";
+    o << "machine   " << machine.name << " (" << how << "), DICOM name " << machine.dicom_name << "\n";
     char line[256];
     for (const auto& b : cx.beams) {
       size_t cps = 0;
@@ -55,6 +59,7 @@ int run_check(const CheckOptions& opt) {
                   cx.total_mu, cx.delivery_time_s, cx.leaf_travel_mm);
     o << line;
     for (const auto& v : violations) o << format_violation(v) << "\n";
+    for (const auto& m : name_mismatches) o << "machine name mismatch: " << m << "\n";
     o << (violations.empty() ? "deliverable: yes\n"
                              : "deliverable: no (" + std::to_string(violations.size()) + " violations)\n");
   }
@@ -70,8 +75,9 @@ Command register_check(CLI::App& app, const GlobalOptions& /*global*/) {
   sub->add_option("plan", opt->plan, "RT Plan DICOM file, or a plan JSON written by `sequence`")
       ->required();
   sub->add_option("--machine", opt->machine,
-                  "Machine config name or path (default: the plan's machine, else the config "
-                  "whose MLC matches)");
+                  "Machine config name (searched in $VMATPLAN_MACHINE_PATH, then configs/machines) "
+                  "or path (default: the plan's TreatmentMachineName, else the config whose MLC "
+                  "matches)");
   sub->add_flag("--json", opt->json, "Print the result as JSON");
   return {sub, [opt] { return run_check(*opt); }};
 }

@@ -21,6 +21,7 @@
 #include "vmatplan/sequence/deliverability.h"
 #include "vmatplan/sequence/delivered_fluence.h"
 #include "vmatplan/machine/machine.h"
+#include "vmatplan/pipeline/generate.h"
 
 namespace vmatplan::cli {
 namespace {
@@ -32,6 +33,9 @@ struct DoseCommandOptions {
   std::string out;
   std::string machine;       // "" = the plan's machine
   double spacing_mm = 2.5;   // final dose; optimization uses 5 mm
+  // RT Plan arcs are integrated in sub-arcs of at most this gantry step (generate's
+  // final-dose default, GenerateOptions::final_dose_cp_spacing_deg).
+  double arc_step_deg = GenerateOptions{}.final_dose_cp_spacing_deg;
 };
 
 // The image writer picks the format from the extension, so the staged file keeps it.
@@ -50,9 +54,20 @@ bool is_rtplan(const std::string& path) {
 
 // An RT Plan as a plan file: one isocentre (the first beam's), each beam's control points,
 // and the fluence its apertures deliver (all fractions) on a grid covering every field.
-PlanFile plan_from_rtplan(const std::string& path, const std::string& requested, Machine& machine) {
-  const DeliveryPlan d = read_rtplan(path);
-  if (d.beams.empty()) throw InputError(path, "RT Plan has no beams");
+// Arcs are first split into sub-arcs of at most arc_step_deg (leaves, jaws and meterset
+// interpolated as the machine moves them), so a plan with coarse control points is still
+// integrated over its rotation instead of becoming a few static beams.
+PlanFile plan_from_rtplan(const std::string& path, const std::string& requested,
+                          double arc_step_deg, Machine& machine) {
+  const DeliveryPlan read = read_rtplan(path);
+  if (read.beams.empty()) throw InputError(path, "RT Plan has no beams");
+  const DeliveryPlan d = subdivide_arcs(read, arc_step_deg);
+  size_t before = 0, after = 0;
+  for (size_t b = 0; b < d.beams.size(); ++b)
+    before += read.beams[b].control_points.size(), after += d.beams[b].control_points.size();
+  if (after != before)
+    spdlog::info("RT Plan {}: {} control points, {} with sub-arcs of at most {} deg", path, before,
+                 after, arc_step_deg);
   std::string how;
   machine = resolve_machine(d, requested, how);
   spdlog::info("RT Plan {}: machine {} ({})", path, machine.name, how);
@@ -91,7 +106,7 @@ int run_dose(const DoseCommandOptions& opt, const GlobalOptions& global) {
   Machine machine;
   PlanFile plan;
   if (is_rtplan(opt.plan)) {
-    plan = plan_from_rtplan(opt.plan, opt.machine, machine);
+    plan = plan_from_rtplan(opt.plan, opt.machine, opt.arc_step_deg, machine);
   } else {
     plan = load_plan(opt.plan);
     machine = Machine::load_named(opt.machine.empty() ? plan.machine_name : opt.machine);
@@ -140,7 +155,13 @@ Command register_dose(CLI::App& app, const GlobalOptions& global) {
   sub->add_option("--plan", opt->plan, "Plan file (PLAN.json beside PLAN.safetensors) or DICOM RT Plan (.dcm)")->required();
   sub->add_option("--out", opt->out, "Dose image in Gy: .nii.gz, .nii, .mha, .mhd or .nrrd")->required();
   sub->add_option("--spacing", opt->spacing_mm, "Isotropic dose grid spacing, mm")->capture_default_str();
-  sub->add_option("--machine", opt->machine, "Machine config name or path (default: the plan's)");
+  sub->add_option("--machine", opt->machine,
+                  "Machine config name (searched in $VMATPLAN_MACHINE_PATH, then configs/machines) "
+                  "or path (default: the plan's TreatmentMachineName)");
+  sub->add_option("--arc-step", opt->arc_step_deg,
+                  "RT Plan arcs: largest gantry step of the sub-arcs the dose is integrated over (deg)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   return {sub, [opt, &global] { return run_dose(*opt, global); }};
 }
 

@@ -11,7 +11,7 @@
 #include "vmatplan/evaluation/gamma.h"
 #include "vmatplan/evaluation/plan_evaluation.h"
 #include "vmatplan/evaluation/protocol.h"
-#include "vmatplan/io/image_io.h"
+#include "vmatplan/io/dose_reader.h"
 #include "vmatplan/io/patient_loader.h"
 #include "vmatplan/report/html_report.h"
 
@@ -26,6 +26,7 @@ struct EvaluateOptions {
   std::string out;
   bool json = false;
   bool overwrite = false;
+  bool allow_other_frame = false;
   GammaOptions gamma;  // defaults: 3 % / 2 mm global, 10 % threshold (library defaults)
 };
 
@@ -34,7 +35,21 @@ int run_evaluate(const EvaluateOptions& opt) {
   const Protocol protocol = load_protocol(opt.protocol);
   const StructureRoles roles = StructureRoles::load_default();
   const Patient patient = load_patient(opt.patient);
-  const DoseImage dose = read_image_float(opt.dose);
+  std::vector<std::string> warnings;
+  DoseFileInfo info;
+  const DoseImage dose = read_dose(opt.dose, &info);
+  check_dose_against_patient(dose, info, patient, opt.dose, &warnings, opt.allow_other_frame);
+  DoseImage reference;
+  if (!opt.reference.empty()) {
+    DoseFileInfo ref_info;
+    reference = read_dose(opt.reference, &ref_info);
+    check_dose_against_patient(reference, ref_info, patient, opt.reference, &warnings,
+                               opt.allow_other_frame);
+  }
+  for (const auto& w : warnings) spdlog::warn("{}", w);
+  if (info.format == "RTDOSE" && !info.summation_type.empty() && info.summation_type != "PLAN")
+    spdlog::warn("{}: DoseSummationType {} (goals are written for the whole plan's dose)",
+                 opt.dose, info.summation_type);
   spdlog::info("evaluating {} on {} ({} structures) with protocol {}", opt.dose, patient.source,
                patient.structures.size(), protocol.name);
   const PlanEvaluation e = evaluate_plan(patient, dose, protocol, roles);
@@ -44,7 +59,6 @@ int run_evaluate(const EvaluateOptions& opt) {
 
   std::unique_ptr<GammaSummary> gamma;
   if (!opt.reference.empty()) {
-    const DoseImage reference = read_image_float(opt.reference);
     gamma = std::make_unique<GammaSummary>();
     gamma->options = opt.gamma;
     gamma->result = compute_gamma(reference, dose, opt.gamma);
@@ -56,9 +70,9 @@ int run_evaluate(const EvaluateOptions& opt) {
 
   const ReportInputs inputs{opt.patient, opt.dose, protocol.path, opt.reference};
   StagedOutput out(opt.out, StagedOutput::Kind::kDirectory, opt.overwrite);
-  write_plan_report(out.path(), e, inputs, gamma.get());
+  write_plan_report(out.path(), e, inputs, gamma.get(), DoseView{&patient, &dose});
   out.commit();
-  spdlog::info("wrote {}/summary.json, dvh.svg, report.html ({} goals passed, {} failed)",
+  spdlog::info("wrote {}/summary.json, dvh.svg, dose_*.svg, report.html ({} goals passed, {} failed)",
                opt.out, e.goals_passed(), e.goals_failed());
 
   if (opt.json) {
@@ -91,12 +105,14 @@ Command register_evaluate(CLI::App& app, const GlobalOptions& /*global*/) {
   sub->add_option("--patient", opt->patient,
                   "DICOM folder, image folder (ct.nii.gz + masks/) or matRad .mat")
       ->required();
-  sub->add_option("--dose", opt->dose, "Dose image in Gy (.nii.gz, .mha, .nrrd)")->required();
+  sub->add_option("--dose", opt->dose, "Dose in Gy: DICOM RT Dose (RD.dcm) or image (.nii.gz, .mha, .nrrd)")->required();
   sub->add_option("--protocol", opt->protocol,
                   "Protocol name (configs/protocols/NAME.json) or path to a .json")
       ->capture_default_str();
   sub->add_option("--reference", opt->reference,
-                  "Reference dose image: compute gamma of --dose against it");
+                  "Reference dose (RT Dose or image): compute gamma of --dose against it");
+  sub->add_flag("--allow-other-frame", opt->allow_other_frame,
+                "Evaluate an RT Dose whose frame of reference is not the patient's (warns)");
   sub->add_option("--out", opt->out, "Output folder (summary.json, dvh.svg, report.html)")
       ->required();
   sub->add_flag("--json", opt->json, "Print summary.json to stdout instead of a goal list");

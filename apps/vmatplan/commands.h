@@ -16,7 +16,7 @@ namespace vmatplan::cli {
 struct GlobalOptions {
   bool verbose = false;
   std::string log_level = "info";
-  int threads = 1;
+  int threads = 0;  // 0 = all cores (tests, CI and scripts pass --threads 1)
 };
 
 // A registered subcommand: run() is called after parsing when it was chosen; it returns
@@ -35,6 +35,7 @@ Command register_sequence(CLI::App& app, const GlobalOptions& global);
 Command register_export(CLI::App& app, const GlobalOptions& global);
 Command register_dose(CLI::App& app, const GlobalOptions& global);
 Command register_evaluate(CLI::App& app, const GlobalOptions& global);
+Command register_compare(CLI::App& app, const GlobalOptions& global);
 Command register_optimize(CLI::App& app, const GlobalOptions& global);
 Command register_generate(CLI::App& app, const GlobalOptions& global);
 // The planning flags `generate` and `batch` share (protocol, machine, arcs, stages,

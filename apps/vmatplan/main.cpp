@@ -24,13 +24,14 @@ int main(int argc, char** argv) {
                  "trace, debug, info, warn, error, critical or off")
       ->capture_default_str();
   app.add_option("--threads", global.threads,
-                 "Worker threads (0 = all cores); tests and CI use 1")
+                 "Worker threads (default 0 = all cores; batch --jobs N shares them out); tests and CI use 1")
       ->capture_default_str();
 
   std::map<CLI::App*, cli::RunFn> runs;
   for (auto cmd : {cli::register_inspect(app, global), cli::register_phantom(app, global),
                     cli::register_water(app, global), cli::register_dose(app, global),
-                    cli::register_evaluate(app, global), cli::register_check(app, global),
+                    cli::register_evaluate(app, global),
+                    cli::register_compare(app, global), cli::register_check(app, global),
                     cli::register_sequence(app, global), cli::register_export(app, global),
                     cli::register_optimize(app, global),
                     cli::register_generate(app, global), cli::register_batch(app, global)})

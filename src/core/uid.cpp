@@ -2,6 +2,8 @@
 
 #include <random>
 
+#include "vmatplan/core/sha256.h"
+
 namespace vmatplan {
 namespace {
 
@@ -38,6 +40,15 @@ std::string make_uid() {
   std::random_device rd;
   std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd());
   return uid_from(rng);
+}
+
+std::string make_uid_from_content(const std::string& text) {
+  const std::string hex = sha256_hex(text);
+  uint64_t hi = std::stoull(hex.substr(0, 16), nullptr, 16);
+  uint64_t lo = std::stoull(hex.substr(16, 16), nullptr, 16);
+  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000008000ULL;  // version 8
+  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // RFC variant
+  return "2.25." + to_decimal(hi, lo);
 }
 
 std::string make_uid(uint64_t seed, const std::string& salt) {

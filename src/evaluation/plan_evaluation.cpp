@@ -34,12 +34,13 @@ PlanEvaluation evaluate_plan(const Patient& patient, const DoseImage& dose,
   const DoseImage on_ct = resample_dose(dose, patient.ct_hu.grid, &e.ct_voxels_outside_dose_grid);
 
   std::map<const Structure*, size_t> index;
+  const auto colors = roles.display_colors(patient);
   for (const auto& s : patient.structures) {
     StructureEvaluation se;
     se.name = s.name;
     se.role = roles.role_of(s.name);
     se.type = s.type;
-    se.color_rgb = s.color_rgb;
+    se.color_rgb = colors[e.structures.size()];
     se.dvh = compute_dvh(on_ct, s.mask);
     se.metrics = compute_dose_metrics(se.dvh);
     index[&s] = e.structures.size();

@@ -1,5 +1,6 @@
 #include "vmatplan/geometry/delivery_plan.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "vmatplan/core/error.h"
@@ -189,6 +190,39 @@ PlanGeometry delivered_geometry(const DeliveryPlan& delivery, const PlanGeometry
       g.beams[b].control_points.push_back({cp.gantry_deg, cp.collimator_deg, cp.couch_deg});
   }
   return g;
+}
+
+DeliveryPlan subdivide_arcs(const DeliveryPlan& plan, double max_step_deg) {
+  if (!(max_step_deg > 0)) throw UsageError("sub-arc step must be positive");
+  DeliveryPlan out = plan;
+  for (DeliveryBeam& b : out.beams) {
+    const std::vector<DeliveryControlPoint>& cps = b.control_points;
+    if (cps.size() < 2) continue;
+    std::vector<DeliveryControlPoint> fine{cps.front()};
+    for (size_t i = 0; i + 1 < cps.size(); ++i) {
+      const DeliveryControlPoint &a = cps[i], &z = cps[i + 1];
+      const double step = gantry_step_deg(a, z);
+      const int n = std::max(1, static_cast<int>(std::ceil(step / max_step_deg - 1e-9)));
+      const double sign = a.gantry_direction == RotationDirection::kCounterClockwise ? -1.0 : 1.0;
+      for (int k = 1; k < n; ++k) {
+        const double t = static_cast<double>(k) / n;
+        auto lerp = [t](double u, double v) { return u + t * (v - u); };
+        DeliveryControlPoint c = a;
+        c.gantry_deg = std::fmod(a.gantry_deg + sign * t * step + 720.0, 360.0);
+        c.x1_mm = lerp(a.x1_mm, z.x1_mm), c.x2_mm = lerp(a.x2_mm, z.x2_mm);
+        c.y1_mm = lerp(a.y1_mm, z.y1_mm), c.y2_mm = lerp(a.y2_mm, z.y2_mm);
+        for (size_t p = 0; p < c.leaf_x1_mm.size() && p < z.leaf_x1_mm.size(); ++p) {
+          c.leaf_x1_mm[p] = lerp(a.leaf_x1_mm[p], z.leaf_x1_mm[p]);
+          c.leaf_x2_mm[p] = lerp(a.leaf_x2_mm[p], z.leaf_x2_mm[p]);
+        }
+        c.cumulative_meterset_weight = lerp(a.cumulative_meterset_weight, z.cumulative_meterset_weight);
+        fine.push_back(std::move(c));
+      }
+      fine.push_back(z);
+    }
+    b.control_points = std::move(fine);
+  }
+  return out;
 }
 
 }  // namespace vmatplan

@@ -252,15 +252,14 @@ Patient read_matrad_patient(const std::string& path) {
   const std::string stem = fs::path(path).stem().string();
   p.identity.patient_id = stem;
   p.identity.patient_name = stem;
-  p.identity.study_instance_uid = make_uid();
-  p.identity.series_instance_uid = make_uid();
-  p.identity.frame_of_reference_uid = make_uid();
 
   g_matio_message.clear();
   MatVar cst(Mat_VarRead(mat.get(), "cst"));
   if (!cst && !g_matio_message.empty()) throw fail("'cst' cannot be read: the file is damaged");
   if (!cst) {
     p.warnings.push_back("no 'cst' variable: the patient has no structures");
+    p.format = "matrad";
+    assign_content_uids(p);
     return p;
   }
   if (cst->class_type != MAT_C_CELL || cst->rank != 2 || cst->dims[1] < 4)
@@ -300,6 +299,8 @@ Patient read_matrad_patient(const std::string& path) {
     if (idx.empty()) p.warnings.push_back("structure '" + st.name + "' has no voxels");
     p.structures.push_back(std::move(st));
   }
+  p.format = "matrad";
+  assign_content_uids(p);  // the same file gives the same UIDs, load after load
   return p;
 }
 

@@ -185,9 +185,8 @@ Patient read_image_folder_patient(const std::string& dir) {
   const std::string fallback = folder.empty() ? fs::absolute(dir).parent_path().filename().string() : folder;
   if (p.identity.patient_id.empty()) p.identity.patient_id = fallback;
   if (p.identity.patient_name.empty()) p.identity.patient_name = p.identity.patient_id;
-  for (std::string* uid : {&p.identity.study_instance_uid, &p.identity.series_instance_uid,
-                           &p.identity.frame_of_reference_uid})
-    if (uid->empty()) *uid = make_uid();
+  p.format = "image_folder";
+  assign_content_uids(p);  // the same images give the same UIDs, load after load
   return p;
 }
 

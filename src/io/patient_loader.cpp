@@ -131,6 +131,7 @@ Patient load_dicom(const std::string& dir, const std::string& only_file,
   }
 
   Patient p;
+  p.format = "dicom";
   p.source = only_file.empty() ? dir : only_file;
   p.ct_hu = read_ct_series(dir, options.ct, &p.identity, &p.warnings);
   const std::string& rs = options.rtstruct_path;

@@ -1,5 +1,7 @@
 #include "vmatplan/machine/machine.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -145,6 +147,11 @@ Machine Machine::from_json(const nlohmann::json& j, const std::string& source) {
   Machine m;
   m.config_path = source;
   m.name = r.string("name");
+  m.dicom_name = r.has("dicom_machine_name") ? r.string("dicom_machine_name") : m.name;
+  if (m.dicom_name.size() > 16)
+    r.fail(r.has("dicom_machine_name") ? "dicom_machine_name" : "name",
+           "a DICOM TreatmentMachineName holds at most 16 characters ('" + m.dicom_name +
+               "'); add a \"dicom_machine_name\" of at most 16");
   m.radiation_type = r.string("radiation_type");
   if (m.radiation_type != "PHOTON") r.fail("radiation_type", "only PHOTON is supported");
   m.nominal_energy_mv = r.positive("nominal_energy_mv");
@@ -176,21 +183,53 @@ Machine Machine::load(const std::string& path) {
   return from_json(read_json_file(path, "machine config", false), path);
 }
 
+std::vector<std::string> machine_search_dirs() {
+  std::vector<std::string> dirs;
+  if (const char* env = std::getenv("VMATPLAN_MACHINE_PATH"); env && *env) {
+    std::string s = env;
+    for (size_t a = 0; a <= s.size();) {
+      const size_t b = std::min(s.find(':', a), s.size());
+      if (b > a) dirs.push_back(s.substr(a, b - a));
+      a = b + 1;
+    }
+  }
+  dirs.push_back(config_dir() + "/machines");
+  return dirs;
+}
+
 Machine Machine::load_named(const std::string& name_or_path) {
   namespace fs = std::filesystem;
   bool looks_like_path = name_or_path.find('/') != std::string::npos ||
                          fs::path(name_or_path).extension() == ".json";
   if (looks_like_path) return load(name_or_path);
-  std::string path = config_dir() + "/machines/" + name_or_path + ".json";
-  if (!fs::exists(path)) {
-    std::string known;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(config_dir() + "/machines", ec))
-      if (e.path().extension() == ".json") known += (known.empty() ? "" : ", ") + e.path().stem().string();
-    throw InputError(path, "no machine named '" + name_or_path + "' (known: " +
-                               (known.empty() ? std::string("none") : known) + ")");
+  const std::vector<std::string> dirs = machine_search_dirs();
+  for (const auto& d : dirs) {
+    const std::string path = d + "/" + name_or_path + ".json";
+    if (fs::exists(path)) return load(path);
   }
-  return load(path);
+  // A config whose name or DICOM machine name is the one asked for (an RT Plan's
+  // TreatmentMachineName); configs that do not load are skipped here.
+  std::string known;
+  for (const auto& d : dirs) {
+    std::error_code ec;
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(d, ec))
+      if (e.path().extension() == ".json") files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      known += (known.empty() ? "" : ", ") + f.stem().string();
+      try {
+        Machine m = load(f.string());
+        if (m.answers_to(name_or_path)) return m;
+      } catch (const Error&) {
+      }
+    }
+  }
+  std::string where;
+  for (const auto& d : dirs) where += (where.empty() ? "" : ":") + d;
+  throw InputError(where, "no machine named '" + name_or_path + "' (known: " +
+                              (known.empty() ? std::string("none") : known) +
+                              "; more folders: VMATPLAN_MACHINE_PATH)");
 }
 
 }  // namespace vmatplan

@@ -266,6 +266,7 @@ Patient make_pelvis_phantom(const PelvisPhantomOptions& options, PhantomTruth* t
   id.structure_set_sop_instance_uid = make_uid(options.seed, "rtstruct|" + sig.str());
   id.patient_position = options.patient_position;
   patient.source = "phantom seed " + std::to_string(options.seed);
+  patient.format = "phantom";
 
   if (truth) {
     truth->analytic_volume_cc = anatomy.analytic_volumes_cc();

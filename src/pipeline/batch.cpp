@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/json_file.h"
@@ -144,8 +146,12 @@ bool is_finished_patient(const std::string& dir) {
   return fs::is_regular_file(dir + "/summary.json");
 }
 
-BatchResult run_batch(const BatchOptions& options, const std::function<void(const std::string&)>& log) {
-  if (options.jobs < 1) throw UsageError("--jobs must be at least 1");
+BatchResult run_batch(const BatchOptions& options_in, const std::function<void(const std::string&)>& log) {
+  if (options_in.jobs < 1) throw UsageError("--jobs must be at least 1");
+  BatchOptions options = options_in;
+  // "All cores" (threads <= 0) is shared out between parallel jobs.
+  if (options.jobs > 1 && options.plan.threads <= 0)
+    options.plan.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / options.jobs);
   if (options.out.empty()) throw UsageError("batch: no output folder given");
   const std::vector<CohortEntry> cohort = load_cohort(options.cohort);
   fs::create_directories(options.out);

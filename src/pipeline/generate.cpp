@@ -16,6 +16,7 @@
 #include "vmatplan/dose/pencil_beam_engine.h"
 #include "vmatplan/geometry/delivery_plan.h"
 #include "vmatplan/geometry/plan_file.h"
+#include "vmatplan/io/dicom_patient_writer.h"
 #include "vmatplan/io/patient_loader.h"
 #include "vmatplan/io/rtdose_writer.h"
 #include "vmatplan/io/rtplan_validator.h"
@@ -60,6 +61,19 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// A patient that did not come as DICOM (image folder, matRad) is written as a CT series +
+// RTSTRUCT beside its plan, so that RP.dcm / RD.dcm reference images that exist. Its UIDs
+// come from its content (assign_content_uids), so two runs write the same UIDs.
+void export_patient_dicom(const Patient& patient, const StructureRoles& roles, const std::string& dir) {
+  Patient copy = patient;
+  const auto colors = roles.display_colors(copy);
+  for (size_t i = 0; i < copy.structures.size(); ++i) copy.structures[i].color_rgb = colors[i];
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw InputError(dir, "cannot create folder: " + ec.message());
+  write_dicom_patient(copy, dir);
 }
 
 DeliveryPlan scale_mu(DeliveryPlan plan, double scale) {
@@ -273,6 +287,7 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
     throw ProcessingError("RT Plan fails validation (" + std::to_string(problems.size()) +
                           " problems), first: " + problems.front());
   write_rtdose(dose, delivery, out.path() + "/RD.dcm");
+  if (patient.format != "dicom") export_patient_dicom(patient, roles, out.path() + "/ct");
   PlanFile plan_file;
   plan_file.machine_name = options.machine;
   plan_file.geometry = geometry;
@@ -284,6 +299,7 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
   clock.end();  // the summary's own writing is not timed
   result.total_seconds = clock.total();
   PlanSummaryInputs in{options, protocol, patient, fluence.info, result};
+  in.dose = &dose;
   in.tool_versions = {{"vmatplan", kVersion},
                       {"libtorch", std::to_string(TORCH_VERSION_MAJOR) + "." +
                                        std::to_string(TORCH_VERSION_MINOR) + "." +

@@ -66,6 +66,11 @@ nlohmann::json generate_summary_json(const PlanSummaryInputs& in) {
                {"deliverability_violations", r.deliverability_violations},
                {"complexity", complexity_to_json(r.complexity)},
                {"files", {"RP.dcm", "RD.dcm", "plan.json", "summary.json", "dvh.svg", "report.html"}}};
+  if (in.dose)
+    for (const char* v : {"axial", "sagittal", "coronal"})
+      for (const char* t : {"target", "max"})
+        s["plan"]["files"].push_back(std::string("dose_") + v + "_" + t + ".svg");
+  if (in.patient.format != "dicom") s["plan"]["files"].push_back("ct/ (CT series + RS.dcm)");
   s["fluence_stage"] = in.fluence_info;
   s["meterset_reoptimization"] = r.meterset;
   s["options"] = generate_options_json(in.options);
@@ -82,11 +87,15 @@ nlohmann::json write_generate_report(const std::string& dir, const PlanSummaryIn
   nlohmann::json s = generate_summary_json(in);
   const ReportInputs report_inputs{in.options.patient, "RD.dcm", in.protocol.path, ""};
   const std::string svg = render_dvh_svg(in.result.evaluation);
-  std::string html = render_html_report(in.result.evaluation, report_inputs, svg);
+  std::vector<DoseSlice> slices;
+  if (in.dose) slices = render_dose_slices(in.patient, *in.dose, in.result.evaluation);
+  std::string html =
+      render_html_report(in.result.evaluation, report_inputs, svg, nullptr, in.dose ? &slices : nullptr);
   const size_t end = html.rfind("</body>");
   if (end != std::string::npos) html.insert(end, plan_section_html(s));
   write_text(dir + "/summary.json", s.dump(2) + "\n");
   write_text(dir + "/dvh.svg", svg);
+  write_dose_slices(dir, slices);
   write_text(dir + "/report.html", html);
   return s;
 }

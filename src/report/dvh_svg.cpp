@@ -69,12 +69,21 @@ std::vector<double> nice_ticks(double max, int target_count) {
 }
 
 std::string render_dvh_svg(const PlanEvaluation& e, const DvhPlotOptions& o) {
+  return render_dvh_comparison_svg({&e}, {}, o);
+}
+
+std::string render_dvh_comparison_svg(const std::vector<const PlanEvaluation*>& evals,
+                                      const std::vector<std::string>& labels,
+                                      const DvhPlotOptions& o) {
+  static const char* kDash[] = {"", "8,4", "2,3", "12,3,2,3"};
+  const PlanEvaluation& e = *evals.front();
   const double W = o.width_px, H = o.height_px;
   const double left = 70, right = 230, top = 46, bottom = 60;
   const double pw = W - left - right, ph = H - top - bottom;
 
   double dmax = 0.0;
-  for (const auto& s : e.structures) dmax = std::max(dmax, s.metrics.max_gy);
+  for (const PlanEvaluation* ev : evals)
+    for (const auto& s : ev->structures) dmax = std::max(dmax, s.metrics.max_gy);
   for (const auto& t : e.prescription.targets) dmax = std::max(dmax, t.dose_gy * 1.05);
   const std::vector<double> xt = nice_ticks(dmax * 1.02, 10);
   const double xmax = xt.back();
@@ -118,14 +127,17 @@ std::string render_dvh_svg(const PlanEvaluation& e, const DvhPlotOptions& o) {
 
   // Curves: ~1000 points per structure is plenty for a 700 px wide plot.
   const double step = std::max(xmax / 1000.0, 0.01);
-  for (const auto& st : e.structures) {
-    if (st.dvh.empty()) continue;
-    s << "<polyline fill=\"none\" stroke=\"" << css_color(st.color_rgb)
-      << "\" stroke-width=\"2\" points=\"";
-    for (const auto& p : st.dvh.curve(step))
-      s << num(X(p.dose_gy)) << "," << num(Y(p.volume_pct)) << " ";
-    s << "\"><title>" << xml_escape(st.name) << "</title></polyline>\n";
-  }
+  for (size_t k = 0; k < evals.size(); ++k)
+    for (const auto& st : evals[k]->structures) {
+      if (st.dvh.empty()) continue;
+      s << "<polyline fill=\"none\" stroke=\"" << css_color(st.color_rgb) << "\" stroke-width=\"2\"";
+      if (*kDash[k % 4]) s << " stroke-dasharray=\"" << kDash[k % 4] << "\"";
+      s << " points=\"";
+      for (const auto& p : st.dvh.curve(step))
+        s << num(X(p.dose_gy)) << "," << num(Y(p.volume_pct)) << " ";
+      s << "\"><title>" << xml_escape(st.name + (k < labels.size() ? " (" + labels[k] + ")" : ""))
+        << "</title></polyline>\n";
+    }
 
   // Prescription levels.
   for (const auto& t : e.prescription.targets) {
@@ -155,6 +167,19 @@ std::string render_dvh_svg(const PlanEvaluation& e, const DvhPlotOptions& o) {
     << "\" y2=\"" << num(ly - 4)
     << "\" stroke=\"black\" stroke-width=\"1.5\" stroke-dasharray=\"6,4\"/><text x=\""
     << num(lx + 30) << "\" y=\"" << num(ly) << "\">Prescription</text>\n";
+  if (evals.size() > 1) {
+    ly += 28;
+    s << "<text x=\"" << num(lx) << "\" y=\"" << num(ly) << "\" font-weight=\"bold\">Doses</text>\n";
+    for (size_t k = 0; k < evals.size(); ++k) {
+      ly += 20;
+      s << "<line x1=\"" << num(lx) << "\" y1=\"" << num(ly - 4) << "\" x2=\"" << num(lx + 24)
+        << "\" y2=\"" << num(ly - 4) << "\" stroke=\"#333\" stroke-width=\"2\"";
+      if (*kDash[k % 4]) s << " stroke-dasharray=\"" << kDash[k % 4] << "\"";
+      const std::string label = k < labels.size() ? labels[k] : std::to_string(k + 1);
+      s << "/><text x=\"" << num(lx + 30) << "\" y=\"" << num(ly) << "\">"
+        << xml_escape(label.size() > 24 ? label.substr(0, 23) + "\xe2\x80\xa6" : label) << "</text>\n";
+    }
+  }
   s << "</g>\n</svg>\n";
   return s.str();
 }

@@ -42,13 +42,33 @@ th { background: #eee; } td.l, th.l { text-align: left; }
 tr.ideal td { background: #c8ecc8; } tr.acceptable td { background: #fff1b8; }
 tr.fail td { background: #f6c0c0; } tr.na td { background: #eeeeee; color: #777; }
 .small { font-size: 12px; color: #555; }
+.slices { display: flex; flex-wrap: wrap; gap: 8px; } .slices figure { margin: 0; }
 </style>
 )";
 
 }  // namespace
 
+std::string dose_slices_html(const std::vector<DoseSlice>& slices, const std::string& heading) {
+  if (slices.empty()) return "";
+  std::ostringstream h;
+  h << "<h2>" << xml_escape(heading) << "</h2>\n<p class=\"small\">CT in grey (window 40 / 400 HU), "
+       "dose as a colour wash from 10 % of the prescription, isodose lines at 95 / 80 / 50 / 30 % "
+       "of the prescription (red, orange, green, blue), structure outlines in their colours; "
+       "the cross marks the point each slice goes through. Files: ";
+  for (size_t i = 0; i < slices.size(); ++i) h << (i ? ", " : "") << xml_escape(slices[i].file_name);
+  h << ".</p>\n<div class=\"slices\">\n";
+  for (const auto& s : slices) h << "<figure>" << s.svg << "</figure>\n";
+  h << "</div>\n";
+  return h.str();
+}
+
+void write_dose_slices(const std::string& dir, const std::vector<DoseSlice>& slices) {
+  for (const auto& s : slices) write_text(dir + "/" + s.file_name, s.svg);
+}
+
 std::string render_html_report(const PlanEvaluation& e, const ReportInputs& in,
-                               const std::string& svg, const GammaSummary* gamma) {
+                               const std::string& svg, const GammaSummary* gamma,
+                               const std::vector<DoseSlice>* slices) {
   const Prescription& rx = e.prescription;
   std::ostringstream h;
   h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>vmatplan report – "
@@ -66,6 +86,7 @@ std::string render_html_report(const PlanEvaluation& e, const ReportInputs& in,
   h << "<br>The dose is resampled trilinearly onto the CT grid; masks are used as rasterised.</p>\n";
 
   h << "<h2>Dose-volume histogram</h2>\n" << svg;
+  if (slices) h << dose_slices_html(*slices, "Dose distribution");
 
   h << "<h2>Clinical goals (" << e.goals_passed() << " passed, " << e.goals_failed()
     << " failed)</h2>\n<table>\n<tr><th class=\"l\">Structure</th><th class=\"l\">Metric</th>"
@@ -129,11 +150,14 @@ std::string render_html_report(const PlanEvaluation& e, const ReportInputs& in,
 }
 
 void write_plan_report(const std::string& dir, const PlanEvaluation& e, const ReportInputs& in,
-                       const GammaSummary* gamma) {
+                       const GammaSummary* gamma, const DoseView& view) {
   const std::string svg = render_dvh_svg(e);
+  std::vector<DoseSlice> slices;
+  if (view.patient && view.dose) slices = render_dose_slices(*view.patient, *view.dose, e);
   write_text(dir + "/summary.json", build_summary_json(e, in, gamma).dump(2) + "\n");
   write_text(dir + "/dvh.svg", svg);
-  write_text(dir + "/report.html", render_html_report(e, in, svg, gamma));
+  write_dose_slices(dir, slices);
+  write_text(dir + "/report.html", render_html_report(e, in, svg, gamma, view.patient ? &slices : nullptr));
 }
 
 }  // namespace vmatplan

@@ -189,7 +189,7 @@ DeliveryBeam sequence_beam(const PlanFile& plan, int beam_index, int first_cp,
   DeliveryBeam beam;
   beam.number = beam_index + 1;
   beam.name = gb.name;
-  beam.machine_name = m.name;
+  beam.machine_name = m.dicom_name;  // TreatmentMachineName: DICOM SH, <= 16 characters
   beam.beam_type = "DYNAMIC";
   beam.radiation_type = m.radiation_type;
   beam.energy_mv = m.nominal_energy_mv;

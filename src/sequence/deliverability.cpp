@@ -203,6 +203,16 @@ std::vector<Violation> check_deliverability(const DeliveryPlan& plan, const Mach
   return out;
 }
 
+std::vector<std::string> machine_name_mismatches(const DeliveryPlan& plan, const Machine& m) {
+  std::vector<std::string> out;
+  for (const DeliveryBeam& b : plan.beams)
+    if (!m.answers_to(b.machine_name))
+      out.push_back("beam " + std::to_string(b.number) + ": TreatmentMachineName '" + b.machine_name +
+                    "' is not machine " + m.name + " (DICOM name '" + m.dicom_name +
+                    "'): a planning system would not match this plan to it");
+  return out;
+}
+
 nlohmann::json violations_to_json(const std::vector<Violation>& v) {
   nlohmann::json a = nlohmann::json::array();
   for (const auto& x : v)
@@ -223,7 +233,7 @@ Machine resolve_machine(const DeliveryPlan& plan, const std::string& requested, 
     how = "as requested";
     return Machine::load_named(requested);
   }
-  if (plan.beams.empty()) throw UsageError("the plan has no beams; pass --machine");
+  if (plan.beams.empty()) throw ProcessingError("the plan has no beams; pass --machine");
   const DeliveryBeam& b = plan.beams.front();
   try {
     Machine m = Machine::load_named(b.machine_name);
@@ -232,24 +242,26 @@ Machine resolve_machine(const DeliveryPlan& plan, const std::string& requested, 
   } catch (const Error&) {
   }
   std::vector<std::string> names;
-  const std::string dir = config_dir() + "/machines";
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    if (e.path().extension() != ".json") continue;
-    Machine m;
-    try {
-      m = Machine::load(e.path().string());
-    } catch (const Error&) {
-      continue;  // not a machine config (e.g. beam data)
+  for (const std::string& dir : machine_search_dirs()) {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      if (e.path().extension() != ".json") continue;
+      Machine m;
+      try {
+        m = Machine::load(e.path().string());
+      } catch (const Error&) {
+        continue;  // not a machine config (e.g. beam data)
+      }
+      const auto& mb = m.mlc.leaf_boundaries_mm;
+      bool same = b.has_mlc() && mb.size() == b.leaf_boundaries_mm.size() &&
+                  m.x_jaws.present == !b.x_jaw_type.empty();
+      for (size_t i = 0; same && i < mb.size(); ++i) same = std::abs(mb[i] - b.leaf_boundaries_mm[i]) <= 0.01;
+      if (same) names.push_back(e.path().string());
     }
-    const auto& mb = m.mlc.leaf_boundaries_mm;
-    bool same = b.has_mlc() && mb.size() == b.leaf_boundaries_mm.size() &&
-                m.x_jaws.present == !b.x_jaw_type.empty();
-    for (size_t i = 0; same && i < mb.size(); ++i) same = std::abs(mb[i] - b.leaf_boundaries_mm[i]) <= 0.01;
-    if (same) names.push_back(e.path().string());
   }
+  // The plan names a machine this installation does not know: an input problem (exit 1).
   if (names.size() != 1)
-    throw UsageError("treatment machine '" + b.machine_name + "' is not a machine config and " +
+    throw ProcessingError("treatment machine '" + b.machine_name + "' is not a machine config and " +
                      std::to_string(names.size()) +
                      " configs match its MLC; pass --machine NAME");
   how = "by MLC leaf boundaries";

@@ -23,3 +23,11 @@ TEST_CASE("seeded UIDs are reproducible and differ by salt", "[core][uid]") {
   CHECK(make_uid(7, "study") != make_uid(7, "series"));
   CHECK(make_uid(7, "study") != make_uid(8, "study"));
 }
+
+TEST_CASE("content UIDs: the same text gives the same valid UID", "[core][uid]") {
+  const std::string a = make_uid_from_content("patient A ct");
+  CHECK(a == make_uid_from_content("patient A ct"));
+  CHECK(a != make_uid_from_content("patient A ct."));
+  CHECK(a.size() <= 64);
+  CHECK(std::regex_match(a, std::regex("2\\.25\\.[1-9][0-9]*")));
+}

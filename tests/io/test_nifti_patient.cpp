@@ -119,3 +119,30 @@ TEST_CASE("a mask on another grid is refused naming the mask file", "[nifti]") {
     CHECK(msg.find('\n') == std::string::npos);
   }
 }
+
+TEST_CASE("image folder UIDs come from the content: same images, same UIDs", "[nifti][uid]") {
+  const std::string dir = test::scratch_dir("nifti_uids");
+  Patient p = small_patient();
+  p.identity = DicomIdentity{};
+  fs::create_directories(dir + "/a");
+  write_image_folder_patient(p, dir + "/a");
+  fs::remove(dir + "/a/identity.json");
+  const Patient first = read_image_folder_patient(dir + "/a");
+  const Patient again = read_image_folder_patient(dir + "/a");
+  CHECK(first.format == "image_folder");
+  for (auto uid : {&DicomIdentity::study_instance_uid, &DicomIdentity::series_instance_uid,
+                   &DicomIdentity::frame_of_reference_uid, &DicomIdentity::structure_set_sop_instance_uid}) {
+    CHECK(first.identity.*uid == again.identity.*uid);
+    CHECK((first.identity.*uid).rfind("2.25.", 0) == 0);
+  }
+  CHECK(first.identity.study_instance_uid != first.identity.frame_of_reference_uid);
+  // A copy in another folder is the same patient; one changed voxel is another.
+  fs::copy(dir + "/a", dir + "/b", fs::copy_options::recursive);
+  CHECK(read_image_folder_patient(dir + "/b").identity.frame_of_reference_uid ==
+        first.identity.frame_of_reference_uid);
+  Patient changed = first;
+  changed.ct_hu.voxels[17] += 100.0f;
+  changed.identity = DicomIdentity{};
+  assign_content_uids(changed);
+  CHECK(changed.identity.frame_of_reference_uid != first.identity.frame_of_reference_uid);
+}

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <fstream>
 
 #include "test_support.h"
@@ -131,4 +132,50 @@ TEST_CASE("unreadable machine files are input errors", "[machine]") {
   CHECK_THROWS_AS(Machine::load(dir + "/absent.json"), InputError);
   CHECK_THROWS_WITH(Machine::load_named("no_such_machine"),
                     Contains("no_such_machine") && Contains("generic_6mv_mlc120"));
+}
+
+TEST_CASE("machine configs carry a DICOM machine name of at most 16 characters", "[machine]") {
+  for (const char* n : {"generic_6mv_mlc120", "generic_6mv_hd120", "generic_6mv_mlc80_5mm_nojaw_x"}) {
+    const Machine m = Machine::load_named(n);
+    INFO(n << " -> " << m.dicom_name);
+    CHECK(!m.dicom_name.empty());
+    CHECK(m.dicom_name.size() <= 16);
+    // A plan's TreatmentMachineName finds its config again.
+    CHECK(Machine::load_named(m.dicom_name).name == n);
+    CHECK(m.answers_to(n));
+    CHECK(m.answers_to(m.dicom_name));
+    CHECK_FALSE(m.answers_to(std::string(n).substr(0, 16)));
+  }
+  CHECK(Machine::load_named("generic_6mv_mlc120").dicom_name == "GEN6MV_MLC120");
+  // A name too long for the DICOM field needs a dicom_machine_name.
+  auto j = generic_json();
+  j.erase("dicom_machine_name");
+  j["name"] = "a_machine_name_of_20c";
+  CHECK_THAT(error_of(j), Contains("dicom_machine_name") && Contains("16"));
+  j["dicom_machine_name"] = "SHORT_ENOUGH";
+  CHECK(Machine::from_json(j, "x.json").dicom_name == "SHORT_ENOUGH");
+  j.erase("dicom_machine_name");
+  j["name"] = "short_name";
+  CHECK(Machine::from_json(j, "x.json").dicom_name == "short_name");
+}
+
+TEST_CASE("custom machines load by name from VMATPLAN_MACHINE_PATH", "[machine]") {
+  const std::string dir = test::scratch_dir("machine_path");
+  auto j = generic_json();
+  j["name"] = "clinic_linac_3";
+  j["dicom_machine_name"] = "LINAC3";
+  std::ofstream(dir + "/clinic_linac_3.json") << j.dump(2);
+  CHECK_THROWS_AS(Machine::load_named("clinic_linac_3"), InputError);
+  ::setenv("VMATPLAN_MACHINE_PATH", ("/nonexistent:" + dir).c_str(), 1);
+  CHECK(Machine::load_named("clinic_linac_3").config_path == dir + "/clinic_linac_3.json");
+  CHECK(Machine::load_named("LINAC3").name == "clinic_linac_3");  // by DICOM name
+  CHECK(Machine::load_named("generic_6mv_mlc120").name == "generic_6mv_mlc120");  // still found
+  CHECK(machine_search_dirs().size() == 3);
+  try {
+    Machine::load_named("nope");
+    FAIL("no error");
+  } catch (const InputError& e) {
+    CHECK_THAT(std::string(e.what()), Contains("clinic_linac_3") && Contains("VMATPLAN_MACHINE_PATH"));
+  }
+  ::unsetenv("VMATPLAN_MACHINE_PATH");
 }

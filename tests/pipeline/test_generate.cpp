@@ -12,6 +12,8 @@
 #include "test_support.h"
 #include "vmatplan/core/error.h"
 #include "vmatplan/io/delivery_plan_io.h"
+#include "vmatplan/io/dose_reader.h"
+#include "vmatplan/io/patient_loader.h"
 #include "vmatplan/io/rtplan_validator.h"
 #include "vmatplan/machine/machine.h"
 #include "vmatplan/patient/patient.h"
@@ -102,6 +104,34 @@ CATCH_TEST_CASE("generate writes a deliverable, valid plan with dose and report"
   CATCH_CHECK(read_json(dir + "/again/plan.json")["extra"]["delivery"]["beams"] ==
               read_json(dir + "/plan/plan.json")["extra"]["delivery"]["beams"]);
   CATCH_CHECK(again.complexity.total_mu == r.complexity.total_mu);
+
+  // An image-folder patient is also written as DICOM (ct/: CT series + RS.dcm) whose UIDs
+  // RP.dcm and RD.dcm reference, and which are the same in both runs.
+  const Patient ct = load_patient(dir + "/plan/ct");
+  const Patient ct_again = load_patient(dir + "/again/ct");
+  CATCH_CHECK(ct.structures.size() >= 5);
+  CATCH_CHECK(rp.identity.frame_of_reference_uid == ct.identity.frame_of_reference_uid);
+  CATCH_CHECK(rp.identity.study_instance_uid == ct.identity.study_instance_uid);
+  CATCH_CHECK(rp.identity.structure_set_sop_instance_uid == ct.identity.structure_set_sop_instance_uid);
+  for (auto uid : {&DicomIdentity::study_instance_uid, &DicomIdentity::series_instance_uid,
+                   &DicomIdentity::frame_of_reference_uid, &DicomIdentity::structure_set_sop_instance_uid})
+    CATCH_CHECK(ct.identity.*uid == ct_again.identity.*uid);
+  DoseFileInfo rd;
+  const auto dose = read_rtdose(dir + "/plan/RD.dcm", &rd);
+  CATCH_CHECK(rd.frame_of_reference_uid == ct.identity.frame_of_reference_uid);
+  CATCH_CHECK_NOTHROW(check_dose_against_patient(dose, rd, ct, "RD.dcm", nullptr));
+  if (test::have_program("/usr/bin/python3") &&
+      test::run_shell("/usr/bin/python3 -c 'import pydicom'").exit_code == 0) {
+    const auto refs = test::run_shell("/usr/bin/python3 " + std::string(VMATPLAN_SOURCE_DIR) +
+                                      "/scripts/check_dicom_refs.py '" + dir + "/plan'");
+    CATCH_INFO(refs.out << refs.err);
+    CATCH_CHECK(refs.exit_code == 0);
+  } else {
+    CATCH_WARN("pydicom not installed: reference check skipped");
+  }
+  // The report shows the dose on the CT.
+  CATCH_CHECK(page.find("<h2>Dose distribution</h2>") != std::string::npos);
+  CATCH_CHECK(fs::is_regular_file(dir + "/plan/dose_axial_target.svg"));
 }
 
 CATCH_TEST_CASE("generate fails on bad input without writing", "[pipeline]") {

@@ -10,5 +10,8 @@ namespace vmatplan {
 // seeded phantoms are reproducible file for file.
 std::string make_uid();
 std::string make_uid(uint64_t seed, const std::string& salt);
+// A name-based UID: 128 bits of SHA-256(text) as a UUID (version 8, RFC 9562) under 2.25.
+// The same text always gives the same UID: UIDs derived from an input's content.
+std::string make_uid_from_content(const std::string& text);
 
 }  // namespace vmatplan

@@ -87,4 +87,14 @@ double gantry_step_deg(double from_deg, double to_deg, RotationDirection directi
 // computed on these). Beams beyond either list are left as they are.
 PlanGeometry delivered_geometry(const DeliveryPlan& delivery, const PlanGeometry& planned);
 
+// The same delivery with each control-point interval that rotates the gantry by more than
+// max_step_deg split into n = ceil(step / max_step_deg) equal sub-arcs. The new control
+// points interpolate gantry angle, jaws, leaves and cumulative meterset weight linearly
+// between the two original ones, as the machine moves them (PS3.3 C.8.8.14.8: positions
+// change linearly with the meterset, the gantry at constant speed within an interval);
+// collimator, couch and dose rate are those of the interval's start. Dose computed per
+// control point of the result integrates each arc in steps of at most max_step_deg.
+// UsageError when max_step_deg is not positive.
+DeliveryPlan subdivide_arcs(const DeliveryPlan& plan, double max_step_deg);
+
 }  // namespace vmatplan

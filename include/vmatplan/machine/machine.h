@@ -36,7 +36,10 @@ struct JawModel {
 };
 
 struct Machine {
-  std::string name;               // TreatmentMachineName written to RT Plan
+  std::string name;               // the config's name (its file stem by convention)
+  // TreatmentMachineName (300A,00B2) written to RT Plans: DICOM SH, at most 16 characters
+  // ("dicom_machine_name" in the config; the name itself when that is short enough).
+  std::string dicom_name;
   std::string config_path;        // where it was read from
   std::string radiation_type = "PHOTON";
   double nominal_energy_mv = 6.0;
@@ -54,9 +57,18 @@ struct Machine {
 
   // Throws InputError naming the file and the bad field.
   static Machine load(const std::string& path);
-  // By name ("generic_6mv_mlc120") from configs/machines/, or a path to a .json file.
+  // A path to a .json file, or a name looked up in machine_search_dirs(): first the file
+  // NAME.json, then a config whose name or DICOM machine name is NAME.
   static Machine load_named(const std::string& name_or_path);
+  // Whether a plan's TreatmentMachineName names this machine (its name or DICOM name).
+  bool answers_to(const std::string& treatment_machine_name) const {
+    return treatment_machine_name == name || treatment_machine_name == dicom_name;
+  }
   static Machine from_json(const nlohmann::json& j, const std::string& source);
 };
+
+// Folders searched for machine configs: each entry of $VMATPLAN_MACHINE_PATH (':'-separated),
+// then configs/machines/.
+std::vector<std::string> machine_search_dirs();
 
 }  // namespace vmatplan

@@ -4,6 +4,8 @@
 //
 //   auto roles = StructureRoles::load_default();
 //   const Structure& r = roles.resolve(patient, "rectum");  // throws, listing names
+#include <array>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -31,11 +33,20 @@ class StructureRoles {
   // The role a structure name plays, or "" when none.
   std::string role_of(const std::string& structure_name) const;
 
+  // The display colour of a role ("_colors" in the config); a structure without a role
+  // gets a fixed palette entry picked by `index`.
+  std::array<uint8_t, 3> default_color(const std::string& role, size_t index) const;
+  // Colours to draw the patient's structures in: each structure's own colour, except where
+  // two structures share one (a patient without a colour table: NIfTI masks, matRad),
+  // then every structure gets its role's default colour.
+  std::vector<std::array<uint8_t, 3>> display_colors(const Patient& p) const;
+
   // Canonical form used for matching: lower case, without spaces, '_' and '-'.
   static std::string normalize(const std::string& name);
 
  private:
   std::map<std::string, std::vector<std::string>> synonyms_;
+  std::map<std::string, std::array<uint8_t, 3>> colors_;
 };
 
 }  // namespace vmatplan

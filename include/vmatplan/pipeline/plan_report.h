@@ -1,7 +1,8 @@
 #pragma once
 // The report of a generated plan: summary.json (the evaluation's summary plus MU,
 // complexity, delivery time, the options and the defaults chosen, per-stage timings and
-// tool versions), dvh.svg and report.html (the evaluation page plus a plan section).
+// tool versions), dvh.svg, the dose pictures (dose_*.svg, when the dose is given) and
+// report.html (the evaluation page plus a plan section).
 //
 //   nlohmann::json s = write_generate_report(stage_dir, inputs);
 #include <string>
@@ -21,6 +22,7 @@ struct PlanSummaryInputs {
   const nlohmann::json& fluence_info;  // what the fluence stages did
   const GenerateResult& result;        // evaluation, complexity, timings
   nlohmann::json tool_versions = nlohmann::json::object();
+  const Image3D<float>* dose = nullptr;  // the final dose: pictures in the report when given
 };
 
 // The summary.json content.

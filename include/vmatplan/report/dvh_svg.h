@@ -19,6 +19,13 @@ struct DvhPlotOptions {
 
 std::string render_dvh_svg(const PlanEvaluation& evaluation, const DvhPlotOptions& options = {});
 
+// Several doses of one patient overlaid: the same structure colours, one line style per
+// dose (solid, dashed, dotted, dash-dot), a legend of the doses' labels. The first
+// evaluation gives the prescription and the title.
+std::string render_dvh_comparison_svg(const std::vector<const PlanEvaluation*>& evaluations,
+                                      const std::vector<std::string>& labels,
+                                      const DvhPlotOptions& options = {});
+
 // "Nice" axis ticks (1, 2, 2.5 or 5 times a power of ten) covering [0, max]; the last tick
 // is >= max. Exposed for tests.
 std::vector<double> nice_ticks(double max, int target_count = 8);

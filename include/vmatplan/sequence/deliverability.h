@@ -34,10 +34,16 @@ std::vector<Violation> check_deliverability(const DeliveryPlan& plan, const Mach
 nlohmann::json violations_to_json(const std::vector<Violation>& v);
 std::string format_violation(const Violation& v);  // "beam 1 cp 12 leaf_gap: ..."
 
+// Beams whose TreatmentMachineName is neither the machine's name nor its DICOM machine
+// name, one message each. Not a delivery limit (a foreign plan may be checked against a
+// stand-in machine), so reported beside the violations, not among them.
+std::vector<std::string> machine_name_mismatches(const DeliveryPlan& plan, const Machine& machine);
+
 // The machine to check `plan` against: `requested` (a config name or path) when given, else
-// the config named like the plan's TreatmentMachineName, else the one config in
-// configs/machines/ whose MLC leaf boundaries (and X-jaw presence) match the plan's.
-// `how` tells which rule chose it. UsageError when none matches.
+// the config named like the plan's TreatmentMachineName (file name, config name or DICOM
+// machine name, in machine_search_dirs()), else the one config there whose MLC leaf
+// boundaries (and X-jaw presence) match the plan's. `how` tells which rule chose it.
+// ProcessingError (exit code 1) when none or several match.
 Machine resolve_machine(const DeliveryPlan& plan, const std::string& requested, std::string& how);
 
 }  // namespace vmatplan
