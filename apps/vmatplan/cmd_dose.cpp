@@ -31,6 +31,7 @@ struct DoseCommandOptions {
   std::string out;
   std::string machine;       // "" = the plan's machine
   double spacing_mm = 2.5;   // final dose; optimization uses 5 mm
+  bool overwrite = false;
 };
 
 // The image writer picks the format from the extension, so the staged file keeps it.
@@ -87,6 +88,11 @@ PlanFile plan_from_rtplan(const std::string& path, const std::string& requested,
 int run_dose(const DoseCommandOptions& opt, const GlobalOptions& global) {
   set_dose_engine_threads(global.threads);
   const std::string ext = image_extension(opt.out);
+  if (!(opt.spacing_mm >= 0.5 && opt.spacing_mm <= 50))
+    throw UsageError("--spacing: expected 0.5 to 50 mm (got " + std::to_string(opt.spacing_mm) + ")");
+  check_output_separate("--out", opt.out, {{"--patient", opt.patient}, {"--plan", opt.plan}});
+  // The output is reserved (and its folder's writability checked) before the engine runs.
+  StagedOutput out(opt.out, StagedOutput::Kind::kFile, opt.overwrite);
   Machine machine;
   PlanFile plan;
   if (is_rtplan(opt.plan)) {
@@ -107,16 +113,18 @@ int run_dose(const DoseCommandOptions& opt, const GlobalOptions& global) {
                engine.control_point_count(), engine.entry_count());
   Image3D<float> dose = engine.dose_image(plan.fluence);
 
-  StagedOutput out(opt.out, StagedOutput::Kind::kFile);
   const std::string staged = out.path() + ext;
+  const int slot = register_temporary_path(staged);
   try {
     write_image(dose, staged);
     fs::rename(staged, out.path());
   } catch (...) {
     std::error_code ec;
     fs::remove(staged, ec);
+    unregister_temporary_path(slot);
     throw;
   }
+  unregister_temporary_path(slot);
   out.commit();
 
   double max_gy = 0, sum_gy = 0;
@@ -141,6 +149,7 @@ Command register_dose(CLI::App& app, const GlobalOptions& global) {
   sub->add_option("--out", opt->out, "Dose image in Gy: .nii.gz, .nii, .mha, .mhd or .nrrd")->required();
   sub->add_option("--spacing", opt->spacing_mm, "Isotropic dose grid spacing, mm")->capture_default_str();
   sub->add_option("--machine", opt->machine, "Machine config name or path (default: the plan's)");
+  sub->add_flag("--overwrite", opt->overwrite, "Replace an existing dose file");
   return {sub, [opt, &global] { return run_dose(*opt, global); }};
 }
 
