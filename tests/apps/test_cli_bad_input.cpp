@@ -141,3 +141,18 @@ TEST_CASE("batch: a cohort where every patient fails exits 1, with the summary w
   CHECK(bad.exit_code == 1);
   CHECK_FALSE(fs::exists(dir + "/out2"));
 }
+
+TEST_CASE("an interrupted phantom --cohort leaves no hidden stage and exits 143",
+          "[cli][bad_input][signal]") {
+  const std::string dir = test::scratch_dir("cohort_sigterm");
+  // Wait until the stage holds a patient, then SIGTERM (a script's background job ignores
+  // SIGINT, and vmatplan keeps a signal ignored at start ignored).
+  const std::string script =
+      "'" + std::string(VMATPLAN_CLI_PATH) + "' phantom --seed 1 --cohort 60 --spacing 6,6,8 --out '" + dir +
+      "/c' >/dev/null 2>&1 & p=$!; for i in $(seq 600); do n=$(ls '" + dir +
+      "'/.c.partial-*/ 2>/dev/null | wc -l); [ \"$n\" -ge 2 ] && break; sleep 0.05; done; kill -TERM $p; wait $p; echo $?";
+  auto r = test::run_shell(script);
+  INFO(r.out << r.err);
+  CHECK(r.out == "143\n");
+  CHECK(fs::is_empty(dir));
+}

@@ -51,7 +51,8 @@ class StagedOutput {
 void remove_stale_stages(const std::string& final_path);
 
 // SIGINT / SIGTERM / SIGHUP: remove every registered stage (async-signal-safe), then exit
-// with 128 + signal. Call once from main().
+// with 128 + signal. Call once from main(). A signal ignored when the process started
+// (nohup, a background job of a script) stays ignored.
 void install_stage_cleanup_on_signals();
 
 // Registers an extra temporary path (file or folder) for removal on a signal, e.g. a
