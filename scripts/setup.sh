@@ -16,6 +16,8 @@ packages=(
   libspdlog-dev nlohmann-json3-dev catch2 libmatio-dev
   # independent checkers used by the tests: dciodvfy, dcmdump, pydicom, plastimatch
   dicom3tools dcmtk python3-pydicom python3-numpy plastimatch jq
+  # libFuzzer targets (scripts/fuzz.sh, replayed by .ci/run)
+  clang libclang-rt-14-dev
 )
 
 missing=()
