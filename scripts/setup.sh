@@ -17,6 +17,8 @@ packages=(
   # independent checkers used by the tests: dciodvfy, dcmdump, pydicom, plastimatch;
   # chromium renders report.html headless (screenshot test)
   dicom3tools dcmtk python3-pydicom python3-numpy plastimatch jq chromium
+  # libFuzzer targets (scripts/fuzz.sh, replayed by .ci/run)
+  clang libclang-rt-14-dev
 )
 
 missing=()

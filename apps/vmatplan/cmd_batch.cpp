@@ -1,6 +1,7 @@
 // vmatplan batch: generate over a cohort manifest; one folder per patient plus
 // cohort_summary.csv/.json. A failing patient is recorded and the others go on.
-// Exit code 0 when the run completed, even with failed patients (see the summary).
+// Exit code 0 when every patient of the cohort is done; 1 when any patient failed (the
+// summary is still written, and the last stderr line says how many failed).
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -24,16 +25,24 @@ int run_batch_cmd(BatchCmdOptions opt, const GlobalOptions& global) {
   const BatchResult r = run_batch(opt.batch, [](const std::string& line) {
     std::fprintf(stderr, "batch: %s\n", line.c_str());
   });
+  const int failed = r.summary["failed"].get<int>();
+  auto status = [&] {
+    if (failed == 0) return 0;
+    std::fflush(stdout);
+    std::fprintf(stderr, "vmatplan: error: %s: %d of %zu patients failed (see %s/cohort_summary.csv)\n",
+                 opt.batch.cohort.c_str(), failed, r.summary["patients"].size(), opt.batch.out.c_str());
+    return 1;
+  };
   if (opt.json) {
     std::cout << r.summary.dump(2) << "\n";
-    return 0;
+    return status();
   }
   std::printf("planned %d (%d failed), skipped %d finished; cohort: %d done, %d failed, %d pending\n",
               r.planned, r.failed, r.skipped, r.summary["done"].get<int>(),
               r.summary["failed"].get<int>(), r.summary["pending"].get<int>());
   std::printf("wrote %s/cohort_summary.csv and .json%s\n", opt.batch.out.c_str(),
               opt.batch.plan.training_export ? " and training_manifest.json" : "");
-  return 0;
+  return status();
 }
 
 }  // namespace

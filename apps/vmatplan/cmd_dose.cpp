@@ -36,6 +36,7 @@ struct DoseCommandOptions {
   // RT Plan arcs are integrated in sub-arcs of at most this gantry step (generate's
   // final-dose default, GenerateOptions::final_dose_cp_spacing_deg).
   double arc_step_deg = GenerateOptions{}.final_dose_cp_spacing_deg;
+  bool overwrite = false;
 };
 
 // The image writer picks the format from the extension, so the staged file keeps it.
@@ -103,6 +104,11 @@ PlanFile plan_from_rtplan(const std::string& path, const std::string& requested,
 int run_dose(const DoseCommandOptions& opt, const GlobalOptions& global) {
   set_dose_engine_threads(global.threads);
   const std::string ext = image_extension(opt.out);
+  if (!(opt.spacing_mm >= 0.5 && opt.spacing_mm <= 50))
+    throw UsageError("--spacing: expected 0.5 to 50 mm (got " + std::to_string(opt.spacing_mm) + ")");
+  check_output_separate("--out", opt.out, {{"--patient", opt.patient}, {"--plan", opt.plan}});
+  // The output is reserved (and its folder's writability checked) before the engine runs.
+  StagedOutput out(opt.out, StagedOutput::Kind::kFile, opt.overwrite);
   Machine machine;
   PlanFile plan;
   if (is_rtplan(opt.plan)) {
@@ -122,16 +128,18 @@ int run_dose(const DoseCommandOptions& opt, const GlobalOptions& global) {
   spdlog::info("dose {:.2f} s: {} voxels, {} control points, {} (voxel, control point) pairs",
                stats.seconds, stats.compute_voxels, stats.control_points, stats.pairs);
 
-  StagedOutput out(opt.out, StagedOutput::Kind::kFile);
   const std::string staged = out.path() + ext;
+  const int slot = register_temporary_path(staged);
   try {
     write_image(dose, staged);
     fs::rename(staged, out.path());
   } catch (...) {
     std::error_code ec;
     fs::remove(staged, ec);
+    unregister_temporary_path(slot);
     throw;
   }
+  unregister_temporary_path(slot);
   out.commit();
 
   double max_gy = 0, sum_gy = 0;  // zero outside the body's compute voxels
@@ -162,6 +170,7 @@ Command register_dose(CLI::App& app, const GlobalOptions& global) {
                   "RT Plan arcs: largest gantry step of the sub-arcs the dose is integrated over (deg)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  sub->add_flag("--overwrite", opt->overwrite, "Replace an existing dose file");
   return {sub, [opt, &global] { return run_dose(*opt, global); }};
 }
 

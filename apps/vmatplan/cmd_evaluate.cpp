@@ -2,12 +2,14 @@
 // optionally gamma against a reference dose; writes summary.json, dvh.svg and report.html.
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <iostream>
 #include <memory>
 
 #include "commands.h"
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/staged_output.h"
+#include "vmatplan/evaluation/dose_checks.h"
 #include "vmatplan/evaluation/gamma.h"
 #include "vmatplan/evaluation/plan_evaluation.h"
 #include "vmatplan/evaluation/protocol.h"
@@ -31,6 +33,11 @@ struct EvaluateOptions {
 };
 
 int run_evaluate(const EvaluateOptions& opt) {
+  // The output may neither be nor hold nor lie inside an input; its stage is made first
+  // (the writability check) and removed again when an input is refused.
+  check_output_separate("--out", opt.out, {{"--patient", opt.patient}, {"--dose", opt.dose},
+                                           {"--reference", opt.reference}, {"--protocol", opt.protocol}});
+  StagedOutput out(opt.out, StagedOutput::Kind::kDirectory, opt.overwrite);
   // Read everything first: a bad input must fail before anything is written.
   const Protocol protocol = load_protocol(opt.protocol);
   const StructureRoles roles = StructureRoles::load_default();
@@ -50,6 +57,17 @@ int run_evaluate(const EvaluateOptions& opt) {
   if (info.format == "RTDOSE" && !info.summation_type.empty() && info.summation_type != "PLAN")
     spdlog::warn("{}: DoseSummationType {} (goals are written for the whole plan's dose)",
                  opt.dose, info.summation_type);
+  validate_dose_image(dose, opt.dose);
+  if (!opt.reference.empty()) validate_dose_image(reference, opt.reference);
+  // A dose beside the patient would pass every "at most" goal at 0 Gy.
+  for (const auto& t : protocol.prescription.targets) {
+    const Structure& s = roles.resolve(patient, t.role);
+    const double pct = percent_outside_dose_grid(s, dose.grid);
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%.0f %% of target '%s' lies outside the dose grid", pct, s.name.c_str());
+    if (pct > 50) throw InputError(opt.dose, std::string(buf) + " (a dose for another patient or frame of reference?)");
+    if (pct > 0) spdlog::warn("{}: {}", opt.dose, buf);
+  }
   spdlog::info("evaluating {} on {} ({} structures) with protocol {}", opt.dose, patient.source,
                patient.structures.size(), protocol.name);
   const PlanEvaluation e = evaluate_plan(patient, dose, protocol, roles);
@@ -69,7 +87,6 @@ int run_evaluate(const EvaluateOptions& opt) {
   }
 
   const ReportInputs inputs{opt.patient, opt.dose, protocol.path, opt.reference};
-  StagedOutput out(opt.out, StagedOutput::Kind::kDirectory, opt.overwrite);
   write_plan_report(out.path(), e, inputs, gamma.get(), DoseView{&patient, &dose});
   out.commit();
   spdlog::info("wrote {}/summary.json, dvh.svg, dose_*.svg, report.html ({} goals passed, {} failed)",

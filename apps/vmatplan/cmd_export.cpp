@@ -11,12 +11,14 @@
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/staged_output.h"
 #include "vmatplan/core/uid.h"
+#include "vmatplan/evaluation/dose_checks.h"
 #include "vmatplan/io/delivery_plan_io.h"
 #include "vmatplan/io/image_io.h"
 #include "vmatplan/io/patient_loader.h"
 #include "vmatplan/io/rtdose_writer.h"
 #include "vmatplan/io/rtplan_validator.h"
 #include "vmatplan/io/rtplan_writer.h"
+#include "vmatplan/sequence/deliverability.h"
 
 namespace vmatplan::cli {
 namespace {
@@ -26,11 +28,23 @@ struct ExportOptions {
   std::string plan;
   std::string out;
   std::string dose;
+  std::string machine;  // "" = the plan's machine (as `check` chooses it)
   bool overwrite = false;
 };
 
 int run_export(const ExportOptions& opt) {
+  check_output_separate("--out", opt.out, {{"--patient", opt.patient}, {"--plan", opt.plan},
+                                           {"--dose", opt.dose}});
+  StagedOutput out(opt.out, StagedOutput::Kind::kDirectory, opt.overwrite);
   DeliveryPlan plan = load_delivery_plan(opt.plan);
+  // Never export what `check` rejects.
+  std::string how;
+  const Machine machine = resolve_machine(plan, opt.machine, how);
+  const auto violations = check_deliverability(plan, machine);
+  if (!violations.empty())
+    throw InputError(opt.plan, "not deliverable on machine " + machine.name + " (" +
+                                   std::to_string(violations.size()) + " violations; see `vmatplan check`), first: " +
+                                   format_violation(violations.front()));
   const Patient patient = load_patient(opt.patient);
   plan.identity = patient.identity;
   plan.patient_position = patient.identity.patient_position;
@@ -38,9 +52,11 @@ int run_export(const ExportOptions& opt) {
   for (auto& b : plan.beams)
     if (b.isocenter_mm == Vec3{0, 0, 0}) spdlog::warn("beam '{}' has its isocentre at the origin", b.name);
   CtImage dose;
-  if (!opt.dose.empty()) dose = read_image_float(opt.dose);
+  if (!opt.dose.empty()) {
+    dose = read_image_float(opt.dose);
+    validate_dose_image(dose, opt.dose);
+  }
 
-  StagedOutput out(opt.out, StagedOutput::Kind::kDirectory, opt.overwrite);
   const std::string rp = out.path() + "/RP.dcm";
   write_rtplan(plan, rp);
   const auto problems = validate_rtplan_file(rp);
@@ -64,6 +80,8 @@ Command register_export(CLI::App& app, const GlobalOptions& /*global*/) {
       ->required();
   sub->add_option("--out", opt->out, "Output folder (RP.dcm, RD.dcm)")->required();
   sub->add_option("--dose", opt->dose, "Dose image in Gy (NIfTI/MHA/NRRD) to write as RT Dose");
+  sub->add_option("--machine", opt->machine,
+                  "Machine config the plan must be deliverable on (default: as `check` chooses)");
   sub->add_flag("--overwrite", opt->overwrite, "Replace an existing output folder");
   return {sub, [opt] { return run_export(*opt); }};
 }

@@ -32,6 +32,8 @@ int run_generate(GenerateCmdOptions opt, const GlobalOptions& global) {
   auto progress = [&](const StageProgress& p) {
     // On a terminal one line is rewritten; in a log, one line per stage start and end.
     if (!tty && p.fraction > 0 && p.fraction < 1) return;
+    // Loading is quick, and a refused input should leave its one error line alone.
+    if (p.stage == "load" && p.fraction == 0) return;
     if (tty && !last_stage.empty() && p.stage != last_stage) std::fprintf(stderr, "\n");
     std::fprintf(stderr, tty ? "\rgenerate: %-10s %3.0f%%  %7.1f s" : "generate: %-10s %3.0f%%  %7.1f s\n",
                  p.stage.c_str(), 100.0 * p.fraction, p.elapsed_s);

@@ -28,6 +28,7 @@ struct InspectOptions {
   std::string rtstruct;
   bool json = false;
   std::string export_masks_dir;
+  bool overwrite = false;
 };
 
 struct Row {
@@ -119,8 +120,8 @@ void print_text(const Patient& p, const std::vector<Row>& rows) {
 }
 
 // Every mask as DIR/NAME.nii.gz, staged so a failure leaves nothing behind.
-void export_masks(const Patient& p, const std::string& dir) {
-  StagedOutput out(dir, StagedOutput::Kind::kDirectory);
+void export_masks(const Patient& p, const std::string& dir, bool overwrite) {
+  StagedOutput out(dir, StagedOutput::Kind::kDirectory, overwrite);
   std::set<std::string> used;
   for (const auto& s : p.structures) {
     std::string stem = safe_file_stem(s.name);
@@ -132,6 +133,9 @@ void export_masks(const Patient& p, const std::string& dir) {
 }
 
 int run_inspect(const InspectOptions& opt) {
+  check_output_separate("--export-masks", opt.export_masks_dir,
+                        {{"--patient", opt.patient}, {"--rtstruct", opt.rtstruct}});
+  if (!opt.export_masks_dir.empty()) check_output_writable(opt.export_masks_dir, opt.overwrite, false);
   PatientLoadOptions load;
   load.ct.series_uid = opt.series_uid;
   load.ct.resample_nonuniform = opt.resample_slices;
@@ -150,7 +154,7 @@ int run_inspect(const InspectOptions& opt) {
 
   // Masks first: a failed export must not leave a report on stdout.
   if (!opt.export_masks_dir.empty()) {
-    export_masks(p, opt.export_masks_dir);
+    export_masks(p, opt.export_masks_dir, opt.overwrite);
     spdlog::info("wrote {} masks to {}", p.structures.size(), opt.export_masks_dir);
   }
   if (opt.json)
@@ -179,6 +183,7 @@ Command register_inspect(CLI::App& app, const GlobalOptions& /*global*/) {
   sub->add_flag("--json", opt->json, "Print JSON instead of text");
   sub->add_option("--export-masks", opt->export_masks_dir,
                   "Write every structure's mask as DIR/NAME.nii.gz");
+  sub->add_flag("--overwrite", opt->overwrite, "Replace an existing --export-masks folder");
   return {sub, [opt] { return run_inspect(*opt); }};
 }
 

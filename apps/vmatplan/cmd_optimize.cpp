@@ -9,7 +9,10 @@
 
 #include "commands.h"
 #include "vmatplan/core/error.h"
+#include "vmatplan/core/staged_output.h"
+#include "vmatplan/dose/hu_to_red.h"
 #include "vmatplan/dose/pencil_beam_engine.h"
+#include "vmatplan/patient/patient_checks.h"
 #include "vmatplan/geometry/plan_file.h"
 #include "vmatplan/io/patient_loader.h"
 #include "vmatplan/optimize/classical_planner.h"
@@ -25,6 +28,7 @@ struct OptimizeCommandOptions {
   ClassicalPlanOptions plan;
   std::string out;
   bool json = false;
+  bool overwrite = false;
 };
 
 nlohmann::json summary_json(const ClassicalPlan& p, const Protocol& protocol,
@@ -64,6 +68,12 @@ nlohmann::json summary_json(const ClassicalPlan& p, const Protocol& protocol,
 
 int run_optimize(OptimizeCommandOptions opt, const GlobalOptions& global) {
   set_dose_engine_threads(global.threads);
+  // Output checks first: an existing plan is never replaced without --overwrite, and an
+  // unwritable place fails before the optimiser runs.
+  check_output_separate("--out", opt.out, {{"--patient", opt.patient}, {"--protocol", opt.protocol},
+                                           {"--machine", opt.machine}});
+  check_output_writable(opt.out, opt.overwrite, true);
+  check_output_writable(plan_tensor_path(opt.out), opt.overwrite, true);
   if (!opt.arcs.empty()) {
     opt.plan.arcs.clear();
     for (const std::string& a : opt.arcs) opt.plan.arcs.push_back(parse_arc_spec(a));
@@ -72,6 +82,12 @@ int run_optimize(OptimizeCommandOptions opt, const GlobalOptions& global) {
   const Machine machine = Machine::load_named(opt.machine);
   const StructureRoles roles = StructureRoles::load_default();
   const Patient patient = load_patient(opt.patient);
+  if (!protocol.prescription.targets.empty()) {
+    const Structure& target = roles.resolve(patient, protocol.prescription.targets.front().role);
+    for (const std::string& w : planning_checks(patient, target, roles.find(patient, "body"),
+                                                HuToRed::load_default().hu_points().back()))
+      spdlog::warn("{}: {}", opt.patient, w);
+  }
   spdlog::info("optimizing {} with protocol {} ({} arcs, {} mm bixels, {} mm dose grid)",
                patient.source, protocol.name, opt.plan.arcs.size(), opt.plan.bixel_width_mm,
                opt.plan.dose_spacing_mm);
@@ -90,7 +106,7 @@ int run_optimize(OptimizeCommandOptions opt, const GlobalOptions& global) {
   file.fluence = p.fluence;
   nlohmann::json summary = summary_json(p, protocol, opt);
   file.extra["optimization"] = summary;
-  save_plan(file, opt.out);
+  save_plan(file, opt.out, opt.overwrite);
 
   if (opt.json) {
     summary["plan"] = opt.out;
@@ -127,6 +143,7 @@ Command register_optimize(CLI::App& app, const GlobalOptions& global) {
   sub->add_option("--seed", opt->plan.seed, "Seed of the initial-fluence jitter")->capture_default_str();
   sub->add_option("--out", opt->out, "Plan file to write (PLAN.json + PLAN.safetensors)")->required();
   sub->add_flag("--json", opt->json, "Print the optimisation summary as JSON on stdout");
+  sub->add_flag("--overwrite", opt->overwrite, "Replace an existing plan file");
   return {sub, [opt, &global] { return run_optimize(*opt, global); }};
 }
 

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -106,6 +107,9 @@ int run_phantom(PhantomCommandOptions opt) {
   auto triple = [](const std::vector<double>& v, const char* flag, Vec3& dst) {
     if (v.empty()) return;
     if (v.size() != 3) throw UsageError(std::string("phantom: ") + flag + " needs X,Y,Z");
+    for (double x : v)
+      if (!(x > 0) || !std::isfinite(x))
+        throw UsageError(std::string("phantom: ") + flag + ": expected three positive finite numbers in mm");
     dst = {v[0], v[1], v[2]};
   };
   triple(opt.spacing_mm, "--spacing", opt.phantom.spacing_mm);

@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "vmatplan/core/error.h"
+#include "vmatplan/core/staged_output.h"
 #include "vmatplan/dose/pencil_beam_engine.h"
 #include "vmatplan/evaluation/protocol.h"
 #include "vmatplan/geometry/plan_file.h"
@@ -39,8 +40,10 @@ struct SequenceCmdOptions {
 };
 
 int run_sequence(const SequenceCmdOptions& opt) {
-  if (std::filesystem::exists(opt.out) && !opt.overwrite)
-    throw InputError(opt.out, "already exists (use --overwrite)");
+  check_output_separate("--out", opt.out, {{"--plan", opt.plan}, {"--patient", opt.patient},
+                                           {"--protocol", opt.protocol}});
+  check_output_writable(opt.out, opt.overwrite, true);
+  check_output_writable(plan_tensor_path(opt.out), opt.overwrite, true);
   const PlanFile in = load_plan(opt.plan);
   const Machine machine = Machine::load_named(opt.machine.empty() ? in.machine_name : opt.machine);
   SequencedPlan s = sequence_arcs(in, machine, opt.seq);
@@ -92,7 +95,7 @@ int run_sequence(const SequenceCmdOptions& opt) {
       {"fluence", "delivered by the apertures, incl. transmission, MU over all fractions"},
       {"meterset_reoptimization", reopt},
       {"complexity", complexity_to_json(cx)}};
-  save_plan(out, opt.out);
+  save_plan(out, opt.out, opt.overwrite);
 
   char line[256];
   std::snprintf(line, sizeof line,

@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/logging.h"
+#include "vmatplan/core/staged_output.h"
 #include "vmatplan/core/version.h"
 #include "vmatplan/dose/pencil_beam_engine.h"
 
@@ -50,6 +51,8 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // Ctrl-C, kill and a closed terminal remove unfinished output and exit 130 / 143 / 129.
+  install_stage_cleanup_on_signals();
   try {
     setup_logging(global.verbose ? "debug" : global.log_level);
     set_dose_engine_threads(global.threads);  // vmatplan's worker threads and LibTorch's

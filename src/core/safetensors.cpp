@@ -1,6 +1,7 @@
 #include "vmatplan/core/safetensors.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -174,9 +175,16 @@ SafeTensorsFile read_safetensors(const std::string& path) {
     int size = safetensors_dtype_size(t.dtype);
     if (size == 0) throw InputError(path, what + "unsupported dtype " + t.dtype);
     if (!v["shape"].is_array()) throw InputError(path, what + "shape is not an array");
+    // Byte count = product of the dimensions * dtype size, computed without overflow: a
+    // shape such as [2^62, 21, 21] must be refused, not wrapped around.
+    uint64_t byte_count = static_cast<uint64_t>(size);
     for (const auto& d : v["shape"]) {
       if (!d.is_number_unsigned()) throw InputError(path, what + "shape has a bad dimension");
-      t.shape.push_back(d.get<int64_t>());
+      const uint64_t dim = d.get<uint64_t>();
+      if (dim > static_cast<uint64_t>(INT64_MAX) || __builtin_mul_overflow(byte_count, dim, &byte_count) ||
+          byte_count > data_size)
+        throw InputError(path, what + "shape " + v["shape"].dump() + " needs more bytes than the file holds");
+      t.shape.push_back(static_cast<int64_t>(dim));
     }
     const auto& off = v["data_offsets"];
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
@@ -184,7 +192,7 @@ SafeTensorsFile read_safetensors(const std::string& path) {
       throw InputError(path, what + "data_offsets is not [begin, end]");
     uint64_t b = off[0].get<uint64_t>(), e = off[1].get<uint64_t>();
     if (b > e || e > data_size) throw InputError(path, what + "data_offsets outside the data");
-    if (static_cast<int64_t>(e - b) != t.element_count() * size)
+    if (e - b != byte_count)
       throw InputError(path, what + "data size does not match shape and dtype");
     t.bytes.assign(data.begin() + static_cast<std::ptrdiff_t>(b),
                    data.begin() + static_cast<std::ptrdiff_t>(e));

@@ -179,7 +179,73 @@ DeliveryPlan delivery_plan_from_json(const json& j, const std::string& source) {
           cps[c], r, bctx + "control_points[" + std::to_string(c) + "].", b.pair_count()));
     p.beams.push_back(std::move(b));
   }
+  validate_delivery_plan(p, source);
   return p;
+}
+
+void validate_delivery_plan(const DeliveryPlan& plan, const std::string& source) {
+  if (plan.beams.empty()) throw InputError(source, "plan has no beams");
+  if (plan.fractions < 1) throw InputError(source, "number of fractions is below 1");
+  if (!std::isfinite(plan.prescription_dose_gy) || plan.prescription_dose_gy < 0)
+    throw InputError(source, "prescription dose is not a finite number >= 0");
+  for (const DeliveryBeam& b : plan.beams) {
+    const std::string bn = "beam '" + b.name + "' (number " + std::to_string(b.number) + ")";
+    auto fail = [&](const std::string& what) { throw InputError(source, bn + ": " + what); };
+    auto finite = [&](double v, const std::string& what) {
+      if (!std::isfinite(v)) fail(what + " is not a finite number");
+    };
+    finite(b.energy_mv, "nominal beam energy");
+    if (b.energy_mv <= 0) fail("nominal beam energy is missing or not positive");
+    finite(b.dose_rate_mu_per_min, "dose rate");
+    if (b.dose_rate_mu_per_min < 0) fail("dose rate is negative");
+    finite(b.sad_mm, "source-axis distance");
+    if (!(b.sad_mm > 0)) fail("source-axis distance is not positive");
+    for (double v : b.isocenter_mm) finite(v, "isocentre position");
+    finite(b.meterset_mu, "beam meterset");
+    if (b.meterset_mu < 0) fail("beam meterset " + std::to_string(b.meterset_mu) + " MU is negative");
+    finite(b.final_cumulative_meterset_weight, "final cumulative meterset weight");
+    if (!(b.final_cumulative_meterset_weight > 0)) fail("final cumulative meterset weight is not positive");
+    for (size_t i = 0; i < b.leaf_boundaries_mm.size(); ++i) {
+      finite(b.leaf_boundaries_mm[i], "an MLC leaf boundary");
+      if (i > 0 && !(b.leaf_boundaries_mm[i] > b.leaf_boundaries_mm[i - 1]))
+        fail("MLC leaf position boundaries do not increase");
+    }
+    if (b.control_points.empty()) fail("no control points");
+    const size_t pairs = static_cast<size_t>(b.pair_count());
+    double previous_weight = 0;
+    for (size_t c = 0; c < b.control_points.size(); ++c) {
+      const DeliveryControlPoint& cp = b.control_points[c];
+      const std::string at = "control point " + std::to_string(c) + ": ";
+      auto angle = [&](double v, const char* what) {
+        if (!std::isfinite(v)) fail(at + what + " is not a finite number");
+        if (v < 0 || v > 360) fail(at + what + " " + std::to_string(v) + " deg is outside 0..360");
+      };
+      angle(cp.gantry_deg, "gantry angle");
+      angle(cp.collimator_deg, "collimator angle");
+      angle(cp.couch_deg, "couch angle");
+      for (double v : {cp.x1_mm, cp.x2_mm, cp.y1_mm, cp.y2_mm}) {
+        finite(v, at + "a jaw position");
+        if (std::abs(v) > 1000) fail(at + "jaw position " + std::to_string(v) + " mm is beyond +-1000 mm");
+      }
+      if (cp.leaf_x1_mm.size() != pairs || cp.leaf_x2_mm.size() != pairs)
+        fail(at + "MLC lists " + std::to_string(cp.leaf_x1_mm.size() + cp.leaf_x2_mm.size()) +
+             " leaf positions, the beam's MLC has " + std::to_string(2 * pairs));
+      for (const auto* bank : {&cp.leaf_x1_mm, &cp.leaf_x2_mm})
+        for (double v : *bank) {
+          finite(v, at + "a leaf position");
+          if (std::abs(v) > 1000) fail(at + "leaf position " + std::to_string(v) + " mm is beyond +-1000 mm");
+        }
+      finite(cp.cumulative_meterset_weight, at + "cumulative meterset weight");
+      finite(cp.dose_rate_mu_per_min, at + "dose rate");
+      if (cp.cumulative_meterset_weight < 0) fail(at + "cumulative meterset weight is negative");
+      if (cp.cumulative_meterset_weight < previous_weight - 1e-9)
+        fail(at + "cumulative meterset weight decreases (" + std::to_string(previous_weight) + " -> " +
+             std::to_string(cp.cumulative_meterset_weight) + ")");
+      if (cp.cumulative_meterset_weight > b.final_cumulative_meterset_weight * (1 + 1e-6) + 1e-9)
+        fail(at + "cumulative meterset weight exceeds the final cumulative meterset weight");
+      previous_weight = cp.cumulative_meterset_weight;
+    }
+  }
 }
 
 PlanGeometry delivered_geometry(const DeliveryPlan& delivery, const PlanGeometry& planned) {

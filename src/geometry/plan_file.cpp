@@ -81,7 +81,7 @@ PlanGeometry geometry_from_json(const json& j, const Reader& r) {
 
 }  // namespace
 
-void save_plan(const PlanFile& plan, const std::string& json_path) {
+void save_plan(const PlanFile& plan, const std::string& json_path, bool overwrite) {
   const FluenceMaps& f = plan.fluence;
   const FluenceGrid& grid = f.grid;
   const int64_t expected = static_cast<int64_t>(f.control_point_count) * grid.size_per_control_point();
@@ -118,8 +118,8 @@ void save_plan(const PlanFile& plan, const std::string& json_path) {
   st.add_f32("fluence", shape, f.values);
 
   // Both files are staged and only renamed into place once both are complete.
-  StagedOutput json_out(json_path, StagedOutput::Kind::kFile);
-  StagedOutput tensor_out(tensor_path, StagedOutput::Kind::kFile);
+  StagedOutput json_out(json_path, StagedOutput::Kind::kFile, overwrite);
+  StagedOutput tensor_out(tensor_path, StagedOutput::Kind::kFile, overwrite);
   write_safetensors(st, tensor_out.path());
   {
     std::ofstream out(json_out.path());
@@ -130,6 +130,8 @@ void save_plan(const PlanFile& plan, const std::string& json_path) {
   tensor_out.commit();
   json_out.commit();
 }
+
+std::string plan_tensor_path(const std::string& json_path) { return tensor_path_for(json_path); }
 
 PlanFile load_plan(const std::string& json_path) {
   std::ifstream in(json_path);

@@ -1,5 +1,6 @@
 #include "vmatplan/io/delivery_plan_io.h"
 
+#include <filesystem>
 #include <fstream>
 
 #include "vmatplan/core/error.h"
@@ -12,6 +13,9 @@ namespace {
 // DICOM Part 10 files carry "DICM" after a 128-byte preamble; bare datasets start with a
 // group 0x0008 (or 0x0002) tag.
 bool looks_like_dicom(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw InputError(path, "does not exist");
+  if (std::filesystem::is_directory(path, ec)) throw InputError(path, "is a folder, expected a plan file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path, "cannot open plan file");
   char buf[132] = {};

@@ -184,7 +184,12 @@ SliceHeader read_slice_header(const std::string& path) {
   std::vector<double> ps = get_doubles(ds, DCM_PixelSpacing, 2);
   if (ipp.empty()) throw InputError(path, "no ImagePositionPatient (0020,0032)");
   if (iop.empty()) throw InputError(path, "no ImageOrientationPatient (0020,0037)");
-  if (ps.empty() || ps[0] <= 0 || ps[1] <= 0) throw InputError(path, "no valid PixelSpacing (0028,0030)");
+  if (ps.empty() || !(ps[0] > 0) || !(ps[1] > 0) || !std::isfinite(ps[0]) || !std::isfinite(ps[1]))
+    throw InputError(path, "no valid PixelSpacing (0028,0030): two positive finite numbers expected");
+  for (double v : ipp)
+    if (!std::isfinite(v)) throw InputError(path, "ImagePositionPatient (0020,0032) is not finite");
+  for (double v : iop)
+    if (!std::isfinite(v)) throw InputError(path, "ImageOrientationPatient (0020,0037) is not finite");
   std::copy(ipp.begin(), ipp.end(), h.position.begin());
   std::copy(iop.begin(), iop.end(), h.orientation.begin());
   h.spacing_row_mm = ps[0];
@@ -224,6 +229,10 @@ void read_slice_pixels(const std::string& path, int rows, int cols, float* dst) 
   Float64 slope = 1.0, intercept = 0.0;
   if (ds->findAndGetFloat64(DCM_RescaleSlope, slope).bad()) slope = 1.0;
   if (ds->findAndGetFloat64(DCM_RescaleIntercept, intercept).bad()) intercept = 0.0;
+  if (!std::isfinite(slope) || slope == 0.0 || !std::isfinite(intercept))
+    throw InputError(path, "RescaleSlope / RescaleIntercept (0028,1053 / 0028,1052) is not a usable "
+                           "number (slope " + std::to_string(slope) + ", intercept " +
+                               std::to_string(intercept) + ")");
 
   const size_t n = static_cast<size_t>(rows) * static_cast<size_t>(cols);
   unsigned long count = 0;

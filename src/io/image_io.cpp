@@ -7,6 +7,7 @@
 #include <itkImage.h>
 #include <itkImageFileReader.h>
 #include <itkImageFileWriter.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cctype>
@@ -103,10 +104,27 @@ void write_itk(const ImageGrid& g, const std::vector<T>& voxels, const std::stri
     throw InputError(path, "cannot write image (no permission or disk full?)");
 }
 
+// ITK's NIfTI reader accepts a truncated or damaged .gz without a word (the missing voxels
+// are left as they happen to be); zlib tells: read the stream to its end and check it.
+void check_gzip_intact(const std::string& path) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) throw InputError(path, "cannot open");
+  std::vector<char> buf(1 << 16);
+  int n = 0;
+  while ((n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()))) > 0) {
+  }
+  int err = Z_OK;
+  const char* msg = n < 0 ? gzerror(f, &err) : nullptr;
+  const int close = gzclose(f);
+  if (n < 0 || close != Z_OK)
+    throw InputError(path, std::string("truncated or damaged gzip data") + (msg && *msg ? std::string(" (") + msg + ")" : ""));
+}
+
 // Reads any scalar pixel type as float (ITK converts on reading).
 Image3D<float> read_float(const std::string& path) {
   if (!fs::exists(path)) throw InputError(path, "does not exist");
   if (fs::is_directory(path)) throw InputError(path, "is a folder, expected an image file");
+  if (lower(path).size() > 3 && lower(path).compare(path.size() - 3, 3, ".gz") == 0) check_gzip_intact(path);
   using Reader = itk::ImageFileReader<ItkImage<float>>;
   ItkImage<float>::Pointer img;
   try {

@@ -5,7 +5,10 @@
 //                            "file": "masks/NAME.nii.gz"}}; every field optional. "file"
 // is only needed when the mask's file name is not the structure name (the writer replaces
 // characters that file systems refuse).
+#include "vmatplan/patient/patient_checks.h"
 #include "vmatplan/io/nifti_patient.h"
+
+#include "vmatplan/patient/patient_checks.h"
 
 #include <algorithm>
 #include <cctype>
@@ -119,6 +122,7 @@ Patient read_image_folder_patient(const std::string& dir) {
   Patient p;
   p.source = dir;
   p.ct_hu = read_image_float(ct_file);
+  validate_ct(p.ct_hu, ct_file);  // a bad CT is blamed before any mask is compared with it
 
   // Mask files, keyed by structure name (file stem unless structures.json maps it).
   json meta = json::object();

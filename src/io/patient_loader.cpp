@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <memory>
 
 #include "vmatplan/core/error.h"
 #include "vmatplan/io/matrad_reader.h"
 #include "vmatplan/io/nifti_patient.h"
 #include "vmatplan/io/rtstruct_reader.h"
+#include "vmatplan/patient/patient_checks.h"
 
 namespace vmatplan {
 namespace {
@@ -68,15 +70,17 @@ std::vector<Structure> read_folder_rtstruct(const std::vector<DicomSeriesInfo>& 
                         "; choose one with --rtstruct)");
   if (matching > 0) return read_rtstruct(files.front(), grid, identity->frame_of_reference_uid,
                                          identity, warnings);
+  // Only RTSTRUCTs on another frame of reference: one that references the CT series is
+  // used (with a warning); otherwise the first one's refusal is the patient's (README).
+  std::unique_ptr<InputError> first;
   for (const auto& f : files) {
     try {
       return read_rtstruct(f, grid, identity->frame_of_reference_uid, identity, warnings);
     } catch (const InputError& e) {
-      warnings->push_back(std::string("RTSTRUCT ignored: ") + e.what());
+      if (!first) first = std::make_unique<InputError>(e);
     }
   }
-  warnings->push_back("no RTSTRUCT for this CT: the patient has no structures");
-  return {};
+  throw *first;
 }
 
 Patient load_dicom(const std::string& dir, const std::string& only_file,
@@ -134,6 +138,7 @@ Patient load_dicom(const std::string& dir, const std::string& only_file,
   p.format = "dicom";
   p.source = only_file.empty() ? dir : only_file;
   p.ct_hu = read_ct_series(dir, options.ct, &p.identity, &p.warnings);
+  validate_ct(p.ct_hu, p.source);
   const std::string& rs = options.rtstruct_path;
   if (!rs.empty())
     p.structures = read_rtstruct(rs, p.ct_hu.grid, p.identity.frame_of_reference_uid,
@@ -164,6 +169,7 @@ Patient load_patient(const std::string& path, const PatientLoadOptions& options)
     throw InputError(path, "neither a file nor a folder");
   }
   p.source = path;
+  validate_patient(p, path);
   return p;
 }
 

@@ -68,6 +68,33 @@ void read_positions(DcmItem& cp_item, const DeliveryBeam& b, DeliveryControlPoin
   }
 }
 
+// The values control point 0 must carry, and every declared device's positions there.
+void require_cp0(DcmItem& c, const DeliveryBeam& b, const std::string& path) {
+  const std::string at = "beam '" + b.name + "' control point 0: ";
+  const std::pair<DcmTagKey, const char*> required[] = {
+      {DCM_GantryAngle, "GantryAngle (300A,011E)"},
+      {DCM_BeamLimitingDeviceAngle, "BeamLimitingDeviceAngle (300A,0120)"},
+      {DCM_PatientSupportAngle, "PatientSupportAngle (300A,0122)"},
+      {DCM_CumulativeMetersetWeight, "CumulativeMetersetWeight (300A,0134)"},
+      {DCM_NominalBeamEnergy, "NominalBeamEnergy (300A,0114)"}};
+  for (const auto& [tag, name] : required)
+    if (!rt::has(c, tag)) throw InputError(path, at + "no " + name);
+  if (get_numbers(c, DCM_IsocenterPosition).size() != 3)
+    throw InputError(path, at + "no IsocenterPosition (300A,012C) with 3 values");
+  std::vector<std::string> given;
+  for (DcmItem* d : items(c, DCM_BeamLimitingDevicePositionSequence))
+    given.push_back(get_string(*d, DCM_RTBeamLimitingDeviceType));
+  auto need = [&](const std::string& type) {
+    if (type.empty()) return;
+    for (const auto& g : given)
+      if (g == type) return;
+    throw InputError(path, at + "no " + type + " positions (BeamLimitingDevicePositionSequence)");
+  };
+  need(b.x_jaw_type);
+  need(b.y_jaw_type);
+  if (b.has_mlc()) need("MLCX");
+}
+
 DeliveryBeam read_beam(DcmItem& item, const std::string& path) {
   DeliveryBeam b;
   double v = 0;
@@ -90,22 +117,33 @@ DeliveryBeam read_beam(DcmItem& item, const std::string& path) {
   b.energy_mv = 0;
   for (size_t i = 0; i < cps.size(); ++i) {
     DcmItem& c = *cps[i];
+    // A value that is present but not a finite number is an error, never "absent".
+    auto number = [&](DcmItem& item, const DcmTagKey& tag, double& out) {
+      if (!rt::has(item, tag)) return false;
+      if (!get_number(item, tag, out))
+        throw InputError(path, "beam '" + b.name + "' control point " + std::to_string(i) + ": " +
+                                   DcmTag(tag).getTagName() + " '" + get_string(item, tag) +
+                                   "' is not a finite number");
+      return true;
+    };
     state.dose_rate_mu_per_min = 0;
     if (i == 0) {
-      if (get_number(c, DCM_NominalBeamEnergy, v)) b.energy_mv = v;
-      if (get_number(c, DCM_DoseRateSet, v)) b.dose_rate_mu_per_min = v;
+      // Control point 0 carries every parameter (C.8.8.14.5); later ones what changes.
+      require_cp0(c, b, path);
+      if (number(c, DCM_NominalBeamEnergy, v)) b.energy_mv = v;
+      if (number(c, DCM_DoseRateSet, v)) b.dose_rate_mu_per_min = v;
       const auto iso = get_numbers(c, DCM_IsocenterPosition);
       if (iso.size() == 3) b.isocenter_mm = {iso[0], iso[1], iso[2]};
-    } else if (get_number(c, DCM_DoseRateSet, v)) {
+    } else if (number(c, DCM_DoseRateSet, v)) {
       state.dose_rate_mu_per_min = v;
     }
-    if (get_number(c, DCM_GantryAngle, v)) state.gantry_deg = v;
+    if (number(c, DCM_GantryAngle, v)) state.gantry_deg = v;
     if (rt::has(c, DCM_GantryRotationDirection))
       state.gantry_direction = direction_of(get_string(c, DCM_GantryRotationDirection));
-    if (get_number(c, DCM_BeamLimitingDeviceAngle, v)) state.collimator_deg = v;
-    if (get_number(c, DCM_PatientSupportAngle, v)) state.couch_deg = v;
+    if (number(c, DCM_BeamLimitingDeviceAngle, v)) state.collimator_deg = v;
+    if (number(c, DCM_PatientSupportAngle, v)) state.couch_deg = v;
     read_positions(c, b, state, path, i);
-    if (get_number(c, DCM_CumulativeMetersetWeight, v)) state.cumulative_meterset_weight = v;
+    if (number(c, DCM_CumulativeMetersetWeight, v)) state.cumulative_meterset_weight = v;
     b.control_points.push_back(state);
   }
   return b;
@@ -163,6 +201,7 @@ DeliveryPlan read_rtplan(const std::string& path) {
     p.beams.push_back(std::move(beam));
   }
   if (p.beams.empty()) throw InputError(path, "RT Plan has no beams (BeamSequence is empty)");
+  validate_delivery_plan(p, path);
   return p;
 }
 

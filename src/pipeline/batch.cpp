@@ -117,8 +117,19 @@ std::vector<CohortEntry> load_cohort(const std::string& manifest) {
   const fs::path base = fs::absolute(manifest).parent_path();
   std::set<std::string> ids;
   for (CohortEntry& e : entries) {
-    if (e.id.find('/') != std::string::npos || e.id[0] == '.')
-      throw InputError(manifest, "patient id '" + e.id + "' is not a folder name");
+    // An id becomes a folder name and a CSV cell: printable, no separators or quotes.
+    std::string shown;
+    for (unsigned char c : e.id) shown += (c < 0x20 || c == 0x7f) ? '?' : static_cast<char>(c);
+    if (e.id.empty()) throw InputError(manifest, "a patient has an empty id");
+    if (e.id.size() > 128) throw InputError(manifest, "patient id '" + shown.substr(0, 40) + "...' is longer than 128 characters");
+    for (unsigned char c : e.id)
+      if (c < 0x20 || c == 0x7f || c == '/' || c == '\\' || c == ',' || c == '"')
+        throw InputError(manifest, "patient id '" + shown +
+                                       "' holds a control character, '/', '\\', ',' or '\"' (not a folder name)");
+    if (e.id[0] == '.') throw InputError(manifest, "patient id '" + e.id + "' is not a folder name");
+    if (e.path.empty()) throw InputError(manifest, "patient '" + e.id + "' has no path");
+    if (e.path.find('\0') != std::string::npos)
+      throw InputError(manifest, "the path of patient '" + e.id + "' holds a NUL byte");
     if (!ids.insert(e.id).second) throw InputError(manifest, "patient id '" + e.id + "' appears twice");
     if (fs::path(e.path).is_relative()) e.path = (base / e.path).lexically_normal().string();
   }
@@ -146,6 +157,9 @@ bool is_finished_patient(const std::string& dir) {
   return fs::is_regular_file(dir + "/summary.json");
 }
 
+BatchResult run_batch_in(const BatchOptions& options, const std::vector<CohortEntry>& cohort,
+                         const std::function<void(const std::string&)>& log);
+
 BatchResult run_batch(const BatchOptions& options_in, const std::function<void(const std::string&)>& log) {
   if (options_in.jobs < 1) throw UsageError("--jobs must be at least 1");
   BatchOptions options = options_in;
@@ -154,7 +168,24 @@ BatchResult run_batch(const BatchOptions& options_in, const std::function<void(c
     options.plan.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / options.jobs);
   if (options.out.empty()) throw UsageError("batch: no output folder given");
   const std::vector<CohortEntry> cohort = load_cohort(options.cohort);
+  std::vector<std::pair<std::string, std::string>> inputs = {{"--cohort", options.cohort}};
+  for (const CohortEntry& e : cohort) inputs.push_back({"patient '" + e.id + "'", e.path});
+  check_output_separate("--out", options.out, inputs);
+  check_output_writable(options.out, true, false);
+  const bool created = !fs::exists(options.out);
   fs::create_directories(options.out);
+  try {
+    return run_batch_in(options, cohort, log);
+  } catch (...) {
+    // A batch that fails as a whole leaves no folder it made itself.
+    std::error_code ec;
+    if (created) fs::remove_all(options.out, ec);
+    throw;
+  }
+}
+
+BatchResult run_batch_in(const BatchOptions& options, const std::vector<CohortEntry>& cohort,
+                         const std::function<void(const std::string&)>& log) {
   auto say = [&log](const std::string& s) { if (log) log(s); };
 
   BatchResult result;
@@ -199,8 +230,9 @@ BatchResult run_batch(const BatchOptions& options_in, const std::function<void(c
         const pid_t pid = fork();
         if (pid < 0) throw ProcessingError("batch: fork failed");
         if (pid == 0) {
-          // A killed batch takes its workers with it, so a resumed run never races them.
-          prctl(PR_SET_PDEATHSIG, SIGKILL);
+          // A killed batch takes its workers with it, so a resumed run never races them;
+          // SIGTERM lets each worker remove its unfinished stage first.
+          prctl(PR_SET_PDEATHSIG, SIGTERM);
           std::string error;
           _exit(plan_patient(options, *todo[next], error) ? 0 : 1);  // no atexit handlers
         }

@@ -1,6 +1,7 @@
 // generate_plan: the end-to-end pipeline (see generate.h for the stages).
 #include "vmatplan/pipeline/generate.h"
 
+#include <spdlog/spdlog.h>
 #include <torch/version.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include "vmatplan/core/uid.h"
 #include "vmatplan/core/version.h"
 #include "vmatplan/dose/dose_calculation.h"
+#include "vmatplan/dose/hu_to_red.h"
 #include "vmatplan/dose/pencil_beam_engine.h"
 #include "vmatplan/geometry/delivery_plan.h"
 #include "vmatplan/geometry/plan_file.h"
@@ -22,6 +24,7 @@
 #include "vmatplan/io/rtplan_validator.h"
 #include "vmatplan/io/rtplan_writer.h"
 #include "vmatplan/machine/machine.h"
+#include "vmatplan/patient/patient_checks.h"
 #include "vmatplan/optimize/meterset_optimizer.h"
 #include "vmatplan/pipeline/fluence_stages.h"
 #include "vmatplan/pipeline/plan_report.h"
@@ -154,8 +157,9 @@ nlohmann::json generate_options_json(const GenerateOptions& o) {
 GenerateResult generate_plan(const GenerateOptions& options_in, const GenerateProgress& progress) {
   GenerateOptions options = options_in;
   if (options.out.empty()) throw UsageError("generate: no output folder given");
-  if (!options.overwrite && fs::exists(options.out))
-    throw InputError(options.out, "already exists (use --overwrite)");
+  check_output_separate("--out", options.out,
+                        {{"--patient", options.patient}, {"--protocol", options.protocol},
+                         {"--machine", options.machine}});
   if (!(options.final_dose_spacing_mm > 0))
     throw UsageError("--final-dose-spacing must be positive");
   if (!(options.final_dose_cp_spacing_deg > 0))
@@ -169,6 +173,10 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
   GenerateResult result;
   StageClock clock(progress, result);
 
+  // The stage is made first: an existing OUT (without --overwrite) or an unwritable place
+  // fails in milliseconds; the commit never replaces an OUT another run made meanwhile.
+  StagedOutput out(options.out, StagedOutput::Kind::kDirectory, options.overwrite);
+
   // Everything is read and checked before anything is computed or written.
   clock.begin("load");
   auto generator = make_fluence_generator(options.generator);
@@ -176,10 +184,17 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
   const Protocol protocol = load_protocol(options.protocol);
   const Machine machine = Machine::load_named(options.machine);
   const StructureRoles roles = StructureRoles::load_default();
-  const Patient patient = load_patient(options.patient);
+  Patient patient = load_patient(options.patient);
   if (protocol.prescription.targets.empty())
     throw ProcessingError("protocol '" + protocol.name + "' has no target level");
   const Structure& target = roles.resolve(patient, protocol.prescription.targets.front().role);
+  // A target outside the body is refused; scan edge, metal, air: warnings in the log,
+  // summary.json ("patient_warnings") and the report.
+  for (std::string& w : planning_checks(patient, target, roles.find(patient, "body"),
+                                        HuToRed::load_default().hu_points().back())) {
+    spdlog::warn("{}: {}", options.patient, w);
+    patient.warnings.push_back(std::move(w));
+  }
   clock.end();
 
   FluenceStageContext context{patient, protocol, machine, roles, options.fluence,
@@ -279,7 +294,6 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
   delivery.identity = patient.identity;
   delivery.patient_position = patient.identity.patient_position;
   delivery.sop_instance_uid = make_uid();
-  StagedOutput out(options.out, StagedOutput::Kind::kDirectory, options.overwrite);
   const std::string rp = out.path() + "/RP.dcm";
   write_rtplan(delivery, rp);
   const auto problems = validate_rtplan_file(rp);

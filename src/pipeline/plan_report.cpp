@@ -43,7 +43,13 @@ std::string plan_section_html(const nlohmann::json& s) {
   row("MU renormalisation", "x" + number(p["mu_renormalisation_scale"].get<double>(), "%.4f"));
   row("Final dose grid", number(s["options"]["final_dose_spacing_mm"].get<double>(), "%g") + " mm");
   row("Meterset re-optimisation", s["meterset_reoptimization"].value("status", ""));
-  h += "</table>\n<h2>Timings</h2>\n<table>\n";
+  h += "</table>\n";
+  if (!s["patient_warnings"].empty()) {
+    h += "<h2>Warnings</h2>\n<ul>\n";
+    for (const auto& w : s["patient_warnings"]) h += "<li>" + xml_escape(w.get<std::string>()) + "</li>\n";
+    h += "</ul>\n";
+  }
+  h += "<h2>Timings</h2>\n<table>\n";
   for (const auto& st : s["stages"]) row(st["stage"].get<std::string>(), number(st["seconds"].get<double>(), "%.2f") + " s");
   row("total", number(s["total_seconds"].get<double>(), "%.2f") + " s");
   return h + "</table>\n";
@@ -80,6 +86,7 @@ nlohmann::json generate_summary_json(const PlanSummaryInputs& in) {
   s["total_seconds"] = r.total_seconds;
   s["tool_versions"] = in.tool_versions;
   s["patient_source"] = in.patient.source;
+  s["patient_warnings"] = in.patient.warnings;  // loading and planning checks
   return s;
 }
 

@@ -124,3 +124,35 @@ TEST_CASE("a missing slice is refused, or resampled on request", "[cli][bad_inpu
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find("resampl") != std::string::npos);  // reported among the warnings
 }
+
+TEST_CASE("batch: a cohort where every patient fails exits 1, with the summary written",
+          "[cli][bad_input][batch]") {
+  const std::string dir = test::scratch_dir("batch_all_fail");
+  std::ofstream(dir + "/cohort.csv") << "id,path\na," << dir << "/missing_a\nb," << dir << "/missing_b\n";
+  auto r = test::run_cli("batch --cohort '" + dir + "/cohort.csv' --out '" + dir + "/out'");
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("2 of 2 patients failed") != std::string::npos);
+  CHECK(fs::exists(dir + "/out/cohort_summary.csv"));
+  CHECK(fs::exists(dir + "/out/a.failed.json"));
+  // A batch refused as a whole (a bad manifest) leaves no folder behind.
+  std::ofstream(dir + "/bad.csv") << "id,path\n\"x\ny\",p\n";
+  auto bad = test::run_cli("batch --cohort '" + dir + "/bad.csv' --out '" + dir + "/out2'");
+  CHECK(bad.exit_code == 1);
+  CHECK_FALSE(fs::exists(dir + "/out2"));
+}
+
+TEST_CASE("an interrupted phantom --cohort leaves no hidden stage and exits 143",
+          "[cli][bad_input][signal]") {
+  const std::string dir = test::scratch_dir("cohort_sigterm");
+  // Wait until the stage holds a patient, then SIGTERM (a script's background job ignores
+  // SIGINT, and vmatplan keeps a signal ignored at start ignored).
+  const std::string script =
+      "'" + std::string(VMATPLAN_CLI_PATH) + "' phantom --seed 1 --cohort 60 --spacing 6,6,8 --out '" + dir +
+      "/c' >/dev/null 2>&1 & p=$!; for i in $(seq 600); do n=$(ls '" + dir +
+      "'/.c.partial-*/ 2>/dev/null | wc -l); [ \"$n\" -ge 2 ] && break; sleep 0.05; done; kill -TERM $p; wait $p; echo $?";
+  auto r = test::run_shell(script);
+  INFO(r.out << r.err);
+  CHECK(r.out == "143\n");
+  CHECK(fs::is_empty(dir));
+}

@@ -34,10 +34,12 @@ TEST_CASE("check: the Varian VMAT plan is deliverable, a corrupted copy is not",
   bad.beams[0].control_points[30].cumulative_meterset_weight = 0.0;
   const std::string bad_file = test::scratch_dir("cli_check") + "/RP_bad.dcm";
   write_rtplan(bad, bad_file);
+  // A cumulative meterset weight that decreases is refused when the plan is read (issue 14).
   auto b = run_cli("check '" + bad_file + "' --machine generic_6mv_hd120");
   CHECK(b.exit_code == 1);
-  CHECK(b.out.find("cp 30 meterset") != std::string::npos);
-  CHECK(b.out.find("deliverable: no") != std::string::npos);
+  CHECK(b.err.find(bad_file) != std::string::npos);
+  CHECK(b.err.find("control point 30: cumulative meterset weight decreases") != std::string::npos);
+  CHECK(b.out.empty());
 
   auto missing = run_cli("check /nonexistent/RP.dcm");
   CHECK(missing.exit_code == 1);

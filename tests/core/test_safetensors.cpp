@@ -137,6 +137,19 @@ TEST_CASE("corrupt safetensors files are input errors naming the file", "[core][
   SECTION("missing file") {
     CHECK_THROWS_AS(read_safetensors(dir + "/absent.safetensors"), InputError);
   }
+  // Issue 14: the shape product overflowed int64 (undefined behaviour) and [2^62, 21, 21]
+  // with no data was accepted.
+  for (const std::string shape : {"[4611686018427387904,21,21]", "[18446744073709551615]",
+                                  "[4294967296,4294967296]", "[3037000500,3037000500,4]"}) {
+    std::string text = "{\"t\":{\"dtype\":\"F32\",\"shape\":" + shape + ",\"data_offsets\":[0,0]}}";
+    text.append((8 - text.size() % 8) % 8, ' ');
+    std::vector<uint8_t> raw(8, 0);
+    for (int i = 0; i < 8; ++i) raw[i] = static_cast<uint8_t>((text.size() >> (8 * i)) & 0xff);
+    raw.insert(raw.end(), text.begin(), text.end());
+    write_bytes(bad, raw);
+    INFO(shape);
+    CHECK_THROWS_WITH(read_safetensors(bad), Contains("bad.safetensors") && Contains("more bytes than the file holds"));
+  }
 }
 
 TEST_CASE("adding a tensor whose shape does not match its values is refused", "[core][safetensors]") {

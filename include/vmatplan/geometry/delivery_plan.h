@@ -76,6 +76,16 @@ nlohmann::json delivery_plan_to_json(const DeliveryPlan& plan);
 // InputError naming `source` and the bad field.
 DeliveryPlan delivery_plan_from_json(const nlohmann::json& j, const std::string& source);
 
+// The structural check every reader runs (RT Plan, PLAN2.json) before a plan is used:
+// InputError naming `source`, the beam and control point, for no beams or control points;
+// a non-finite value anywhere; angles outside 0..360 deg; jaw or leaf positions beyond
+// +-1000 mm; leaf boundaries that do not increase; a control point whose MLC lists another
+// number of leaves than the beam's MLC has pairs; cumulative meterset weights that are
+// negative, decrease, or end elsewhere than the final cumulative meterset weight (> 0); a
+// negative beam meterset or energy; fractions < 1. Machine limits are `check`'s business
+// (sequence/deliverability.h), not this function's.
+void validate_delivery_plan(const DeliveryPlan& plan, const std::string& source);
+
 // Cumulative gantry rotation from control point i to i+1 in the beam's direction of
 // rotation (IEC 61217: CW increases the angle), in [0, 360); 0 for NONE.
 double gantry_step_deg(const DeliveryControlPoint& from, const DeliveryControlPoint& to);

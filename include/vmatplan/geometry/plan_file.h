@@ -33,7 +33,11 @@ struct PlanFile {
   nlohmann::json extra = nlohmann::json::object();  // history, provenance, free-form
 };
 
-void save_plan(const PlanFile& plan, const std::string& json_path);  // staged, no partials
+// Staged, no partials. Without `overwrite` an existing PLAN.json or PLAN.safetensors is an
+// InputError and nothing is replaced.
+// The tensor file save_plan writes beside `json_path` (PLAN.json -> PLAN.safetensors).
+std::string plan_tensor_path(const std::string& json_path);
+void save_plan(const PlanFile& plan, const std::string& json_path, bool overwrite = true);
 PlanFile load_plan(const std::string& json_path);                     // InputError on bad files
 
 }  // namespace vmatplan
