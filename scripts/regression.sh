@@ -53,8 +53,11 @@ jq -c ".$size.public[]" "$config" | while read -r e; do
 done
 
 # shellcheck disable=SC2046
+# batch exits 1 when a patient failed; the comparison below still runs and names it.
+batch_status=0
 "$vmatplan" --threads 1 batch --cohort "$manifest" --out "$out/run" --jobs "$jobs" --resume \
-  $(jq -r ".$size.batch_flags" "$config") >&2
+  $(jq -r ".$size.batch_flags" "$config") >&2 || batch_status=$?
+[[ -f $out/run/cohort_summary.json ]] || { echo "regression.sh: batch wrote no summary (exit $batch_status)" >&2; exit 1; }
 summary=$out/run/cohort_summary.json
 
 if [[ $update == 1 ]]; then
