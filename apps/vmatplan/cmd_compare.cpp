@@ -9,6 +9,7 @@
 #include <set>
 
 #include "commands.h"
+#include "dose_input.h"
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/staged_output.h"
 #include "vmatplan/evaluation/gamma.h"
@@ -47,14 +48,11 @@ int run_compare(const CompareOptions& opt) {
   const Protocol protocol = load_protocol(opt.protocol);
   const StructureRoles roles = StructureRoles::load_default();
   const Patient patient = load_patient(opt.patient);
-  std::vector<DoseImage> doses(opt.doses.size());
-  std::vector<std::string> warnings;
-  for (size_t i = 0; i < opt.doses.size(); ++i) {
-    DoseFileInfo info;
-    doses[i] = read_dose(opt.doses[i], &info);
-    check_dose_against_patient(doses[i], info, patient, opt.doses[i], &warnings, opt.allow_other_frame);
+  std::vector<DoseImage> doses;
+  for (const std::string& path : opt.doses) {
+    doses.push_back(read_patient_dose(path, patient, opt.allow_other_frame));
+    check_dose_covers_targets(doses.back(), path, patient, protocol, roles);
   }
-  for (const auto& w : warnings) spdlog::warn("{}", w);
 
   std::vector<PlanEvaluation> evals;
   std::vector<GammaSummary> gammas(doses.size());

@@ -7,9 +7,9 @@
 #include <memory>
 
 #include "commands.h"
+#include "dose_input.h"
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/staged_output.h"
-#include "vmatplan/evaluation/dose_checks.h"
 #include "vmatplan/evaluation/gamma.h"
 #include "vmatplan/evaluation/plan_evaluation.h"
 #include "vmatplan/evaluation/protocol.h"
@@ -42,32 +42,14 @@ int run_evaluate(const EvaluateOptions& opt) {
   const Protocol protocol = load_protocol(opt.protocol);
   const StructureRoles roles = StructureRoles::load_default();
   const Patient patient = load_patient(opt.patient);
-  std::vector<std::string> warnings;
   DoseFileInfo info;
-  const DoseImage dose = read_dose(opt.dose, &info);
-  check_dose_against_patient(dose, info, patient, opt.dose, &warnings, opt.allow_other_frame);
-  DoseImage reference;
-  if (!opt.reference.empty()) {
-    DoseFileInfo ref_info;
-    reference = read_dose(opt.reference, &ref_info);
-    check_dose_against_patient(reference, ref_info, patient, opt.reference, &warnings,
-                               opt.allow_other_frame);
-  }
-  for (const auto& w : warnings) spdlog::warn("{}", w);
+  const DoseImage dose = read_patient_dose(opt.dose, patient, opt.allow_other_frame, &info);
+  const DoseImage reference =
+      opt.reference.empty() ? DoseImage() : read_patient_dose(opt.reference, patient, opt.allow_other_frame);
   if (info.format == "RTDOSE" && !info.summation_type.empty() && info.summation_type != "PLAN")
     spdlog::warn("{}: DoseSummationType {} (goals are written for the whole plan's dose)",
                  opt.dose, info.summation_type);
-  validate_dose_image(dose, opt.dose);
-  if (!opt.reference.empty()) validate_dose_image(reference, opt.reference);
-  // A dose beside the patient would pass every "at most" goal at 0 Gy.
-  for (const auto& t : protocol.prescription.targets) {
-    const Structure& s = roles.resolve(patient, t.role);
-    const double pct = percent_outside_dose_grid(s, dose.grid);
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "%.0f %% of target '%s' lies outside the dose grid", pct, s.name.c_str());
-    if (pct > 50) throw InputError(opt.dose, std::string(buf) + " (a dose for another patient or frame of reference?)");
-    if (pct > 0) spdlog::warn("{}: {}", opt.dose, buf);
-  }
+  check_dose_covers_targets(dose, opt.dose, patient, protocol, roles);
   spdlog::info("evaluating {} on {} ({} structures) with protocol {}", opt.dose, patient.source,
                patient.structures.size(), protocol.name);
   const PlanEvaluation e = evaluate_plan(patient, dose, protocol, roles);
