@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
   std::vector<double> spacings{5, 3, 2.5, 2}, control_points{91, 182, 362};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--one" && i + 3 < argc) {
+    if (a == "--one" && i + 6 < argc) {
       return run_one(std::atof(argv[i + 1]), std::atoi(argv[i + 2]), std::atoi(argv[i + 4]),
                      std::atoi(argv[i + 5]), std::atoi(argv[i + 6]) != 0, argv[i + 3]);
     }

@@ -153,7 +153,6 @@ DepthLattice::DepthLattice(const DoseVolume& volume, const RedBox& box,
       trace_ray(volume, box, {{s_idx[0], s_idx[1], s_idx[2]}, {d_idx[0], d_idx[1], d_idx[2]}},
                 stretch, z_min, dz, nz_, kUnitsPerMm,
                 &depth_[(static_cast<size_t>(jv) * nu_ + iu) * nz_]);
-      ++traced_;
     }
 }
 

@@ -51,7 +51,6 @@ class DepthLattice {
     const float lo = za + fu * (zb - za), hi = zc + fu * (ze - zc);
     return (lo + fv * (hi - lo)) * (1.0f / kUnitsPerMm);
   }
-  int64_t traced_rays() const { return traced_; }
 
   // Range of z (distance from the source along the central axis) over box corners.
   static std::array<double, 2> z_range(const std::vector<Vec3>& corners, const BeamTransform& beam);
@@ -59,7 +58,6 @@ class DepthLattice {
  private:
   float u0_, v0_, inv_du_, z0_, inv_dz_;
   int nu_, nv_, nz_;
-  int64_t traced_ = 0;
   // Depths in 1/32 mm, up to 2047 mm (clamped): half the memory of floats, so that a
   // control point's lattice stays in cache while its voxels are gathered.
   static constexpr float kUnitsPerMm = 32.0f;

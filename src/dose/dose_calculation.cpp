@@ -61,12 +61,9 @@ Image3D<float> calculate_dose(const Patient& patient, const Machine& machine,
   const FluenceGrid& grid = fluence.grid;
   if (grid.row_count() < 1 || grid.bixel_count < 1 || !(grid.bixel_width_mm > 0))
     throw ProcessingError("fluence grid is empty");
-  struct Cp {
-    const ControlPointGeometry* cp;
-  };
-  std::vector<Cp> cps;
+  std::vector<const ControlPointGeometry*> cps;
   for (const Beam& b : geometry.beams)
-    for (const ControlPointGeometry& cp : b.control_points) cps.push_back({&cp});
+    for (const ControlPointGeometry& cp : b.control_points) cps.push_back(&cp);
   if (cps.empty()) throw ProcessingError("plan geometry has no control points");
   if (fluence.control_point_count != static_cast<int>(cps.size()) ||
       fluence.values.size() != cps.size() * static_cast<size_t>(grid.size_per_control_point()))
@@ -105,7 +102,7 @@ Image3D<float> calculate_dose(const Patient& patient, const Machine& machine,
         wk.plane.resize(static_cast<size_t>(plane.width * plane.height * K));
         for (size_t i = t; i < cps.size(); i += threads) {
           if (!convolution.forward(&fluence.values[i * per_cp], wk.plane.data(), wk.scratch)) continue;
-          const ControlPointGeometry& c = *cps[i].cp;
+          const ControlPointGeometry& c = *cps[i];
           const BeamTransform beam(geometry.patient_position, geometry.isocenter_mm, c.gantry_deg,
                                    c.collimator_deg, c.couch_deg, model.sad_mm);
           add_control_point<K>(context, table, beam, options.depth_method, wk);

@@ -20,22 +20,21 @@ struct Cp {
   const ControlPointGeometry* cp;
 };
 
-// Appends one entry per voxel whose projection falls on the sample plane; returns the
-// number of entries.
+// Appends one entry per voxel whose projection falls on the sample plane; returns whether
+// the depths came from a lattice.
 template <int K>
-int64_t trace_control_point(const TraceContext& context, const DepthWeightTable& weights,
-                            const PlanGeometry& geometry, DepthMethod method, const Cp& c,
-                            EntryBlock& out, bool& used_lattice) {
+bool trace_control_point(const TraceContext& context, const DepthWeightTable& weights,
+                         const PlanGeometry& geometry, DepthMethod method, const Cp& c,
+                         EntryBlock& out) {
   BeamTransform t(geometry.patient_position, geometry.isocenter_mm, c.cp->gantry_deg,
                   c.cp->collimator_deg, c.cp->couch_deg, context.model->sad_mm);
   const ControlPointTrace trace(context, t, method);
-  used_lattice = trace.used_lattice();
   const size_t first = out.voxel.size(), n = first + context.px.size();  // at most
   out.voxel.resize(n), out.base.resize(n), out.fx.resize(n), out.fy.resize(n);
   out.weight.resize(n * K);
   const int64_t width = context.plane.width;
   size_t e = first;
-  const int64_t hits = trace.for_each_hit([&](int64_t v, float u, float w, float inverse_square, float depth) {
+  trace.for_each_hit([&](int64_t v, float u, float w, float inverse_square, float depth) {
     const int32_t ix = static_cast<int32_t>(u), iy = static_cast<int32_t>(w);
     out.voxel[e] = static_cast<int32_t>(v);
     out.base[e] = static_cast<int32_t>(iy * width + ix);
@@ -48,7 +47,7 @@ int64_t trace_control_point(const TraceContext& context, const DepthWeightTable&
   });
   out.voxel.resize(e), out.base.resize(e), out.fx.resize(e), out.fy.resize(e);
   out.weight.resize(e * K);
-  return hits;
+  return trace.used_lattice();
 }
 
 }  // namespace
@@ -117,13 +116,11 @@ EngineData build_engine_data(const Patient& patient, const Machine& machine,
     parallel_for(chunks, [&](long b, long e) {
       for (long c = b; c < e; ++c)
         for (long i = c * per; i < std::min<long>((c + 1) * per, cps.size()); ++i) {
-          bool used = false;
           d.cp_block[i] = static_cast<int32_t>(c);
           d.cp_begin[i] = static_cast<int64_t>(d.blocks[c].voxel.size());
-          trace_control_point<decltype(k)::value>(context, weights, geometry,
-                                                  options.depth_method, cps[i], d.blocks[c], used);
+          lattice[i] = trace_control_point<decltype(k)::value>(context, weights, geometry,
+                                                               options.depth_method, cps[i], d.blocks[c]);
           d.cp_end[i] = static_cast<int64_t>(d.blocks[c].voxel.size());
-          lattice[i] = used;
         }
     });
   });
