@@ -8,7 +8,10 @@
 // of sequencing + re-optimization (target < 5 s on 2 cores). Prints one row per patient and
 // a JSON line per patient; never asserts.
 //
-//   bench_sequence_study [threads=2] [patients=10] [delivery_cp_spacing_deg] [sweep_efficiency]
+// Sequencer (issue 11): "apertures" (one aperture per control point + direct aperture
+// optimisation of leaves and MU) or "sweep" (sector sliding window + MU re-optimisation).
+//
+//   bench_sequence_study [threads=2] [patients=10] [apertures|sweep] [first_seed=1]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -22,6 +25,7 @@
 #include "vmatplan/dose/pencil_beam_engine.h"
 #include "vmatplan/evaluation/gamma.h"
 #include "vmatplan/optimize/classical_planner.h"
+#include "vmatplan/optimize/aperture_optimizer.h"
 #include "vmatplan/optimize/meterset_optimizer.h"
 #include "vmatplan/patient/pelvis_phantom.h"
 #include "vmatplan/sequence/arc_sequencer.h"
@@ -78,8 +82,9 @@ int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
   const int patients = argc > 2 ? std::atoi(argv[2]) : 10;
   SequencerOptions so;
-  if (argc > 3) so.delivery_cp_spacing_deg = std::atof(argv[3]);
-  if (argc > 4) so.sweep_efficiency = std::atof(argv[4]);
+  so.method = parse_sequencer_method(argc > 3 ? argv[3] : "apertures");
+  const int first_seed = argc > 4 ? std::atoi(argv[4]) : 1;
+  const bool dao = so.method == SequencerMethod::kApertures;
   set_thread_count(threads);
   set_dose_engine_threads(threads);
   const Machine machine = Machine::load_named("generic_6mv_mlc120");
@@ -87,14 +92,14 @@ int main(int argc, char** argv) {
   const StructureRoles roles = StructureRoles::load_default();
   GammaOptions go;  // 3 %/2 mm, global, 10 % threshold
 
-  std::printf("bench_sequence_study: %d patients, %d threads, protocol %s, machine %s\n",
-              patients, threads, protocol.name.c_str(), machine.name.c_str());
+  std::printf("bench_sequence_study: %d patients (seeds %d..), sequencer %s, %d threads, protocol %s, machine %s\n",
+              patients, first_seed, to_string(so.method), threads, protocol.name.c_str(), machine.name.c_str());
   std::printf("%-4s %6s | %7s %7s | %7s %7s | %9s %9s %9s | %7s %7s %7s | %6s %6s %6s\n", "seed",
               "plan_s", "gam_seq", "gam_opt", "obj_seq", "obj_opt", "goals_flu", "goals_seq",
               "goals_opt", "MU_seq", "MU_opt", "MU/Gy", "seq_s", "reopt_s", "sum_s");
   int pass95 = 0, goals_kept = 0, seq_pass95 = 0, seq_goals_kept = 0;
   double worst_time = 0;
-  for (int seed = 1; seed <= patients; ++seed) {
+  for (int seed = first_seed; seed < first_seed + patients; ++seed) {
     PelvisPhantomOptions po;
     po.seed = static_cast<uint64_t>(seed);
     const Patient patient = make_pelvis_phantom(po);
@@ -115,8 +120,20 @@ int main(int argc, char** argv) {
     const SequencedPlan s = sequence_arcs(pf, machine, so);
     const double seq_s = since_s(t0);
     t0 = std::chrono::steady_clock::now();
-    const MetersetResult r = optimize_meterset(s.plan, engine, fp.geometry, objective,
-                                               {patient, protocol, roles}, machine, {});
+    // Both optimisers report into the meterset result's fields.
+    MetersetResult r;
+    if (dao) {
+      const ApertureResult a = optimize_apertures(s.plan, engine, fp.geometry, objective,
+                                                  {patient, protocol, roles}, machine, {});
+      r.plan = a.plan, r.fluence = a.fluence, r.evaluation = a.evaluation;
+      r.objective_sequenced = a.objective_sequenced, r.objective_optimized = a.objective_optimized;
+      r.objective_final = a.objective_final, r.history = a.history;
+      r.normalisation_scale = a.normalisation_scale, r.iterations = a.iterations;
+      r.evaluations = a.evaluations, r.mu_sequenced = a.mu_sequenced, r.mu_final = a.mu_final;
+      r.seconds = a.seconds, r.violations = a.violations;
+    } else {
+      r = optimize_meterset(s.plan, engine, fp.geometry, objective, {patient, protocol, roles}, machine, {});
+    }
     const double reopt_s = since_s(t0);
 
     // Aperture dose with the sequenced MU (no normalisation) and after re-optimization.
@@ -128,7 +145,7 @@ int main(int argc, char** argv) {
     // sector's control points (angular smearing of sector-wise sequencing, no MLC at all).
     const DoseImage dose_no_tx = engine.dose_image(
         aperture_fluence_on_geometry(s.plan, fp.fluence.grid, fp.geometry, machine, false));
-    const DoseImage dose_smear = engine.dose_image(sector_smeared(fp, s));
+    const DoseImage dose_smear = dao ? dose_no_tx : engine.dose_image(sector_smeared(fp, s));
     const GammaResult g_no_tx = compute_gamma(dose_fluence, dose_no_tx, go);
     const GammaResult g_smear = compute_gamma(dose_fluence, dose_smear, go);
     const GammaResult g_seq = compute_gamma(dose_fluence, dose_seq, go);
@@ -173,6 +190,10 @@ int main(int argc, char** argv) {
                         {"sequence_s", seq_s},
                         {"reoptimize_s", reopt_s},
                         {"plan_s", fp.total_seconds}};
+    j["sequencer"] = to_string(so.method);
+    j["mean_leaf_travel_mm_per_deg"] = cx.mean_leaf_travel_mm_per_deg;
+    for (const GoalResult& g : r.evaluation.goals)  // after sequencing + optimisation
+      j["goals"][g.structure + " " + g.goal.metric.text] = {{"value", g.value}, {"pass", g.pass}};
     j["gamma_no_transmission_pct"] = g_no_tx.pass_rate_pct;
     j["gamma_sector_smeared_pct"] = g_smear.pass_rate_pct;
     std::printf("JSON %s\n", j.dump().c_str());

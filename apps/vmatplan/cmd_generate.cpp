@@ -81,7 +81,15 @@ void add_plan_options(CLI::App* sub, GenerateOptions& p, const std::string& prot
   sub->add_option("--final-dose-cp-spacing", p.final_dose_cp_spacing_deg,
                   "Largest gantry step of the final dose calculation, deg")
       ->capture_default_str();
-  sub->add_flag("!--no-meterset", p.meterset, "Skip the meterset (MU) re-optimisation");
+  sub->add_option("--sequencer", p.sequencer_method,
+                  "Leaf sequencer: apertures (one per control point + direct aperture optimisation) "
+                  "or sweep (sector sliding window + MU re-optimisation)")
+      ->check(CLI::IsMember({"apertures", "sweep"}))
+      ->capture_default_str();
+  sub->add_flag("!--no-meterset", p.meterset, "Skip the aperture / MU optimisation after sequencing");
+  sub->add_option("--dao-iter", p.aperture_max_iterations, "Direct aperture optimisation iteration limit")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   sub->add_option("--meterset-iter", p.meterset_max_iterations, "Meterset iteration limit")->capture_default_str();
   sub->add_option("--seed", p.fluence.seed, "Seed of the initial-fluence jitter")->capture_default_str();
 }

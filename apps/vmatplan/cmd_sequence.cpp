@@ -1,9 +1,12 @@
 // vmatplan sequence: fluence plan (PLAN.json) -> deliverable plan (PLAN2.json): MLC apertures
-// and meterset weights per control point (sector-wise sliding window), checked against the
+// and meterset weights per control point (--sequencer apertures: one aperture per control
+// point; sweep: sector-wise sliding window; sequence/arc_sequencer.h), checked against the
 // machine. PLAN2 keeps the plan-file format: its fluence is what the apertures deliver
 // (partial bixel opening + transmission), extra.delivery holds the control points.
-// With --patient the MU per interval are then re-optimized against the protocol with the
-// dose engine (optimize/meterset_optimizer.h) and normalised per the protocol's rule.
+// With --patient the plan is then optimised against the protocol with the dose engine
+// (apertures: leaves and MU, optimize/aperture_optimizer.h; sweep: the MU per interval,
+// optimize/meterset_optimizer.h) and normalised per the protocol's rule; the objective of
+// the fluence plan itself is reported beside it, so the loss from deliverability shows.
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -18,6 +21,9 @@
 #include "vmatplan/evaluation/protocol.h"
 #include "vmatplan/geometry/plan_file.h"
 #include "vmatplan/io/patient_loader.h"
+#include <torch/torch.h>
+
+#include "vmatplan/optimize/aperture_optimizer.h"
 #include "vmatplan/optimize/meterset_optimizer.h"
 #include "vmatplan/sequence/arc_sequencer.h"
 #include "vmatplan/sequence/complexity.h"
@@ -32,6 +38,8 @@ struct SequenceCmdOptions {
   std::string machine;
   bool overwrite = false;
   SequencerOptions seq;
+  std::string method = "apertures";
+  int dao_iterations = ApertureOptimizerOptions{}.max_iterations;
   // Meterset re-optimization (only with a patient).
   std::string patient;
   std::string protocol = kDefaultProtocol;
@@ -46,7 +54,10 @@ int run_sequence(const SequenceCmdOptions& opt) {
   check_output_writable(plan_tensor_path(opt.out), opt.overwrite, true);
   const PlanFile in = load_plan(opt.plan);
   const Machine machine = Machine::load_named(opt.machine.empty() ? in.machine_name : opt.machine);
-  SequencedPlan s = sequence_arcs(in, machine, opt.seq);
+  SequencerOptions so = opt.seq;
+  so.method = parse_sequencer_method(opt.method);
+  SequencedPlan s = sequence_arcs(in, machine, so);
+  const bool dao = so.method == SequencerMethod::kApertures;
   nlohmann::json reopt = {{"status", "not done (needs --patient)"}};
   if (!opt.patient.empty()) {
     set_dose_engine_threads(opt.threads);
@@ -57,27 +68,58 @@ int run_sequence(const SequenceCmdOptions& opt) {
     eo.dose_spacing_mm = opt.dose_spacing_mm;
     const PencilBeamEngine engine(patient, machine, in.geometry, in.fluence.grid, eo);
     const PlanObjective objective(patient, protocol, roles, engine.dose_grid(), engine.compute_voxels());
-    const MetersetResult r = optimize_meterset(s.plan, engine, in.geometry, objective,
-                                               {patient, protocol, roles}, machine, {});
-    if (!r.violations.empty())
-      throw ProcessingError("meterset re-optimization made an undeliverable plan: " +
-                            format_violation(r.violations.front()));
-    s.plan = r.plan;
+    double objective_fluence = 0;
+    {
+      torch::NoGradGuard ng;
+      const FluenceGrid& g = in.fluence.grid;
+      const torch::Tensor f = torch::from_blob(const_cast<float*>(in.fluence.values.data()),
+                                               {in.fluence.control_point_count, g.row_count(), g.bixel_count},
+                                               torch::kFloat);
+      objective_fluence = objective.value(engine.dose_at_voxels(f).to(torch::kDouble)).item<double>();
+    }
+    double obj_seq = 0, obj_opt = 0, obj_final = 0, scale = 1, mu_seq = 0, mu_final = 0, seconds = 0;
+    int iterations = 0;
+    PlanEvaluation evaluation;
+    std::vector<Violation> violations;
+    if (dao) {
+      ApertureOptimizerOptions ao;
+      ao.max_iterations = opt.dao_iterations;
+      const ApertureResult r = optimize_apertures(s.plan, engine, in.geometry, objective,
+                                                  {patient, protocol, roles}, machine, ao);
+      s.plan = r.plan, violations = r.violations, evaluation = r.evaluation;
+      obj_seq = r.objective_sequenced, obj_opt = r.objective_optimized, obj_final = r.objective_final;
+      scale = r.normalisation_scale, iterations = r.iterations, mu_seq = r.mu_sequenced;
+      mu_final = r.mu_final, seconds = r.seconds;
+    } else {
+      const MetersetResult r = optimize_meterset(s.plan, engine, in.geometry, objective,
+                                                 {patient, protocol, roles}, machine, {});
+      s.plan = r.plan, violations = r.violations, evaluation = r.evaluation;
+      obj_seq = r.objective_sequenced, obj_opt = r.objective_optimized, obj_final = r.objective_final;
+      scale = r.normalisation_scale, iterations = r.iterations, mu_seq = r.mu_sequenced;
+      mu_final = r.mu_final, seconds = r.seconds;
+    }
+    if (!violations.empty())
+      throw ProcessingError(std::string(dao ? "aperture optimisation" : "meterset re-optimization") +
+                            " made an undeliverable plan: " + format_violation(violations.front()));
     reopt = {{"status", "applied"},
-             {"method", "projected L-BFGS on the interval MU, apertures fixed"},
+             {"method", dao ? "direct aperture optimisation (leaves and MU)"
+                            : "projected L-BFGS on the interval MU, apertures fixed"},
              {"protocol", protocol.name},
-             {"objective_sequenced", r.objective_sequenced},
-             {"objective_optimized", r.objective_optimized},
-             {"objective_final", r.objective_final},
-             {"normalisation_scale", r.normalisation_scale},
-             {"iterations", r.iterations},
-             {"mu_sequenced", r.mu_sequenced},
-             {"mu_final", r.mu_final},
-             {"goals_passed", r.evaluation.goals_passed()},
-             {"goals_failed", r.evaluation.goals_failed()},
-             {"seconds", r.seconds}};
-    spdlog::info("meterset re-optimization: objective {:.4g} -> {:.4g}, {:.1f} -> {:.1f} MU, {:.2f} s",
-                 r.objective_sequenced, r.objective_final, r.mu_sequenced, r.mu_final, r.seconds);
+             {"objective_fluence_plan", objective_fluence},
+             {"objective_sequenced", obj_seq},
+             {"objective_optimized", obj_opt},
+             {"objective_final", obj_final},
+             {"normalisation_scale", scale},
+             {"iterations", iterations},
+             {"mu_sequenced", mu_seq},
+             {"mu_final", mu_final},
+             {"goals_passed", evaluation.goals_passed()},
+             {"goals_failed", evaluation.goals_failed()},
+             {"seconds", seconds}};
+    spdlog::info("{}: objective fluence plan {:.4g}, sequenced {:.4g} -> {:.4g}, {:.1f} -> {:.1f} MU, "
+                 "{} goals passed, {:.2f} s",
+                 dao ? "aperture optimisation" : "meterset re-optimization", objective_fluence, obj_seq,
+                 obj_final, mu_seq, mu_final, evaluation.goals_passed(), seconds);
   }
   const PlanComplexity cx = compute_complexity(s.plan, machine);
 
@@ -89,8 +131,9 @@ int run_sequence(const SequenceCmdOptions& opt) {
   out.extra["delivery"] = delivery_plan_to_json(s.plan);
   out.extra["sequencing"] = {
       {"source_plan", opt.plan},
-      {"method", "sector-wise sliding window (Craft et al. 2012)"},
-      {"sector_deg", opt.seq.sector_deg},
+      {"method", dao ? "one aperture per control point (sector level decomposition)"
+                     : "sector-wise sliding window (Craft et al. 2012)"},
+      {"sector_deg", dao ? opt.seq.aperture_sector_deg : opt.seq.sector_deg},
       {"sector_edges", s.sector_edges},
       {"fluence", "delivered by the apertures, incl. transmission, MU over all fractions"},
       {"meterset_reoptimization", reopt},
@@ -114,9 +157,21 @@ Command register_sequence(CLI::App& app, const GlobalOptions& global) {
   sub->add_option("--plan", opt->plan, "Fluence plan (PLAN.json + PLAN.safetensors)")->required();
   sub->add_option("--out", opt->out, "Deliverable plan to write (PLAN2.json)")->required();
   sub->add_option("--machine", opt->machine, "Machine config (default: the plan's)");
-  sub->add_option("--sector-deg", opt->seq.sector_deg, "Arc sector delivered by one leaf sweep")
+  sub->add_option("--sequencer", opt->method,
+                  "apertures (one per control point, then leaves + MU optimised with --patient) "
+                  "or sweep (sector sliding window, then MU optimised with --patient)")
+      ->check(CLI::IsMember({"apertures", "sweep"}))
+      ->capture_default_str();
+  sub->add_option("--sector-deg", opt->seq.sector_deg, "sweep: arc sector delivered by one leaf sweep")
       ->capture_default_str()
       ->check(CLI::Range(1.0, 360.0));
+  sub->add_option("--aperture-sector-deg", opt->seq.aperture_sector_deg,
+                  "apertures: arc sector of one level decomposition")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 360.0));
+  sub->add_option("--dao-iter", opt->dao_iterations, "apertures: aperture optimisation iteration limit")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--fractions", opt->seq.fractions, "Fractions (fluence is for the whole plan)")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));

@@ -219,6 +219,9 @@ Protocol load_protocol(const std::string& name_or_path) {
   Entry top(j, "protocol", path);
   p.name = top.text_or("name", fs::path(path).stem().string());
   p.description = top.text_or("description", "");
+  p.mu_weight = top.number_or("mu_weight", 0.0);
+  if (!(p.mu_weight >= 0 && std::isfinite(p.mu_weight)))
+    throw InputError(path, "protocol: 'mu_weight' must be a finite number >= 0");
   p.prescription = read_prescription(Entry(top.object("prescription"), "prescription", path),
                                      path);
   const json& objectives = top.array("objectives");

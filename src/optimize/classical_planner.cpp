@@ -94,6 +94,8 @@ ClassicalPlan make_classical_plan(const Patient& patient, const Protocol& protoc
   FluenceOptimizerOptions oo = options.optimizer;
   oo.prescription_gy = level.dose_gy;
   oo.leaf_transmission = machine.mlc.transmission;
+  if (!(oo.mu_weight > 0)) oo.mu_weight = protocol.mu_weight;
+  if (protocol.prescription.fractions > 0) oo.fractions = protocol.prescription.fractions;
   plan.optimization = optimize_fluence(engine, objective, plan.geometry, f0, oo);
 
   // Normalisation per the protocol on the dose image; dose is linear in fluence, so the

@@ -12,51 +12,10 @@
 #include "vmatplan/core/error.h"
 #include "vmatplan/sequence/delivered_fluence.h"
 #include "vmatplan/sequence/delivery_timing.h"
+#include "interval_mapping.h"
 
 namespace vmatplan {
 namespace {
-
-// One delivery interval: where it lives and how its fluence reaches the engine.
-struct IntervalRef {
-  size_t beam = 0, index = 0;    // delivery beam and interval (cp index -> index + 1)
-  int cp_a = 0, cp_b = 0;        // engine control points (global)
-  float w_a = 0, w_b = 0;        // interpolation weights
-};
-
-std::vector<IntervalRef> map_intervals(const DeliveryPlan& plan, const PlanGeometry& geometry) {
-  if (plan.beams.size() != geometry.beams.size())
-    throw ProcessingError("delivery plan has " + std::to_string(plan.beams.size()) +
-                          " beams, the dose engine's geometry " +
-                          std::to_string(geometry.beams.size()));
-  std::vector<IntervalRef> refs;
-  int offset = 0;
-  for (size_t b = 0; b < plan.beams.size(); ++b) {
-    const int nd = static_cast<int>(plan.beams[b].control_points.size());
-    const int ne = static_cast<int>(geometry.beams[b].control_points.size());
-    if (nd < 2 || ne < 1 || (ne > 1 && (nd - 1) % (ne - 1) != 0))
-      throw ProcessingError("beam '" + plan.beams[b].name + "': " + std::to_string(nd) +
-                            " delivery control points do not subdivide the " +
-                            std::to_string(ne) + " of the dose engine's geometry");
-    const int sub = ne > 1 ? (nd - 1) / (ne - 1) : 0;
-    for (int j = 0; j + 1 < nd; ++j) {
-      IntervalRef r;
-      r.beam = b, r.index = static_cast<size_t>(j);
-      if (ne == 1) {
-        r.cp_a = r.cp_b = offset, r.w_a = 1.0f;
-      } else {
-        // Linear interpolation at the interval's midpoint between the bracketing engine
-        // control points; sub = 1 gives the half/half rule of delivered_fluence().
-        const int k = j / sub;
-        const double s = ((j % sub) + 0.5) / sub;
-        r.cp_a = offset + k, r.cp_b = offset + k + 1;
-        r.w_a = static_cast<float>(1.0 - s), r.w_b = static_cast<float>(s);
-      }
-      refs.push_back(r);
-    }
-    offset += ne;
-  }
-  return refs;
-}
 
 // Unit-MU (per fraction) aperture fluence of every interval, in plan MU: [intervals, per_cp].
 torch::Tensor unit_apertures(const DeliveryPlan& plan, const std::vector<IntervalRef>& refs,
@@ -73,16 +32,6 @@ torch::Tensor unit_apertures(const DeliveryPlan& plan, const std::vector<Interva
     std::copy(buf.begin(), buf.end(), u[static_cast<int64_t>(n)].data_ptr<float>());
   }
   return u;
-}
-
-torch::Tensor mixing_matrix(const std::vector<IntervalRef>& refs, int64_t cps) {
-  torch::Tensor m = torch::zeros({cps, static_cast<int64_t>(refs.size())}, torch::kFloat);
-  auto a = m.accessor<float, 2>();
-  for (size_t n = 0; n < refs.size(); ++n) {
-    a[refs[n].cp_a][n] += refs[n].w_a;
-    a[refs[n].cp_b][n] += refs[n].w_b;
-  }
-  return m;
 }
 
 std::vector<double> interval_mus(const DeliveryPlan& plan, const std::vector<IntervalRef>& refs) {

@@ -25,6 +25,7 @@
 #include "vmatplan/io/rtplan_writer.h"
 #include "vmatplan/machine/machine.h"
 #include "vmatplan/patient/patient_checks.h"
+#include "vmatplan/optimize/aperture_optimizer.h"
 #include "vmatplan/optimize/meterset_optimizer.h"
 #include "vmatplan/pipeline/fluence_stages.h"
 #include "vmatplan/pipeline/plan_report.h"
@@ -131,10 +132,13 @@ nlohmann::json generate_options_json(const GenerateOptions& o) {
                       {"bixel_width_mm", o.fluence.bixel_width_mm},
                       {"optimisation_dose_spacing_mm", o.fluence.dose_spacing_mm},
                       {"max_iterations", o.fluence.optimizer.max_iterations},
-                      {"seed", o.fluence.seed}, {"sector_deg", o.sequencer.sector_deg},
+                      {"seed", o.fluence.seed}, {"sequencer", o.sequencer_method},
+                      {"sector_deg", o.sequencer.sector_deg},
+                      {"aperture_sector_deg", o.sequencer.aperture_sector_deg},
                       {"final_dose_spacing_mm", o.final_dose_spacing_mm},
                       {"final_dose_cp_spacing_deg", o.final_dose_cp_spacing_deg},
                       {"meterset", o.meterset}, {"meterset_max_iterations", o.meterset_max_iterations},
+                      {"aperture_max_iterations", o.aperture_max_iterations},
                       {"renormalise_mu", o.renormalise_mu}, {"threads", o.threads},
                       {"training_export", o.training_export}};
   nlohmann::json defaults = nlohmann::json::array();
@@ -144,6 +148,7 @@ nlohmann::json generate_options_json(const GenerateOptions& o) {
   is_default("arcs", o.arcs.empty());
   is_default("generator", o.generator == d.generator);
   is_default("refiner", o.refiner == d.refiner);
+  is_default("sequencer", o.sequencer_method == d.sequencer_method);
   is_default("bixel_width_mm", o.fluence.bixel_width_mm == d.fluence.bixel_width_mm);
   is_default("optimisation_dose_spacing_mm", o.fluence.dose_spacing_mm == d.fluence.dose_spacing_mm);
   is_default("max_iterations", o.fluence.optimizer.max_iterations == d.fluence.optimizer.max_iterations);
@@ -169,6 +174,11 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
     for (const std::string& a : options.arcs) options.fluence.arcs.push_back(parse_arc_spec(a));
   }
   set_dose_engine_threads(options.threads);
+  // The fluence stage prices the MU of the sequencer that will deliver its maps.
+  options.fluence.optimizer.delivery_model =
+      parse_sequencer_method(options.sequencer_method) == SequencerMethod::kApertures
+          ? FluenceOptimizerOptions::DeliveryModel::kApertures
+          : FluenceOptimizerOptions::DeliveryModel::kSweep;
 
   GenerateResult result;
   StageClock clock(progress, result);
@@ -221,6 +231,7 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
   fluence_plan.geometry = fluence.geometry;
   fluence_plan.fluence = fluence.fluence;
   SequencerOptions so = options.sequencer;
+  so.method = parse_sequencer_method(options.sequencer_method);
   so.fractions = fractions;
   so.prescription_dose_gy = protocol.prescription.total_dose_gy;
   so.target_name = target.name;
@@ -230,7 +241,8 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
 
   result.meterset = {{"status", "off"}};
   if (options.meterset) {
-    clock.begin("meterset");
+    const bool dao = so.method == SequencerMethod::kApertures;
+    clock.begin(dao ? "aperture" : "meterset");
     // The optimisation grid's engine: the fluence stage's when it made one.
     std::shared_ptr<const PencilBeamEngine> shared = fluence.engine;
     if (!shared) {
@@ -241,20 +253,39 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
     }
     const PencilBeamEngine& engine = *shared;
     PlanObjective objective(patient, protocol, roles, engine.dose_grid(), engine.compute_voxels());
-    MetersetOptimizerOptions mopt;
-    mopt.max_iterations = options.meterset_max_iterations;
-    const MetersetResult m = optimize_meterset(delivery, engine, fluence.geometry, objective,
-                                               {patient, protocol, roles}, machine, mopt);
-    // A result the machine cannot deliver is not used; the sequenced MU stay.
-    if (m.violations.empty()) delivery = m.plan;
-    result.meterset = {{"status", m.violations.empty() ? "applied" : "rejected (not deliverable)"},
-                       {"iterations", m.iterations},
-                       {"objective_sequenced", m.objective_sequenced},
-                       {"objective_final", m.objective_final},
-                       {"mu_sequenced", m.mu_sequenced},
-                       {"mu_final", m.mu_final},
-                       {"clamped_intervals", m.clamped_intervals},
-                       {"normalisation_scale", m.normalisation_scale}};
+    if (dao) {
+      ApertureOptimizerOptions aopt;
+      aopt.max_iterations = options.aperture_max_iterations;
+      const ApertureResult a = optimize_apertures(delivery, engine, fluence.geometry, objective,
+                                                  {patient, protocol, roles}, machine, aopt);
+      // A result the machine cannot deliver is not used; the sequenced plan stays.
+      if (a.violations.empty()) delivery = a.plan;
+      result.meterset = {{"status", a.violations.empty() ? "applied" : "rejected (not deliverable)"},
+                         {"method", "direct aperture optimisation"},
+                         {"iterations", a.iterations},
+                         {"evaluations", a.evaluations},
+                         {"objective_sequenced", a.objective_sequenced},
+                         {"objective_optimized", a.objective_optimized},
+                         {"objective_final", a.objective_final},
+                         {"mu_sequenced", a.mu_sequenced},
+                         {"mu_final", a.mu_final},
+                         {"normalisation_scale", a.normalisation_scale}};
+    } else {
+      MetersetOptimizerOptions mopt;
+      mopt.max_iterations = options.meterset_max_iterations;
+      const MetersetResult m = optimize_meterset(delivery, engine, fluence.geometry, objective,
+                                                 {patient, protocol, roles}, machine, mopt);
+      if (m.violations.empty()) delivery = m.plan;
+      result.meterset = {{"status", m.violations.empty() ? "applied" : "rejected (not deliverable)"},
+                         {"method", "meterset re-optimisation"},
+                         {"iterations", m.iterations},
+                         {"objective_sequenced", m.objective_sequenced},
+                         {"objective_final", m.objective_final},
+                         {"mu_sequenced", m.mu_sequenced},
+                         {"mu_final", m.mu_final},
+                         {"clamped_intervals", m.clamped_intervals},
+                         {"normalisation_scale", m.normalisation_scale}};
+    }
     clock.end();
   }
 

@@ -99,7 +99,17 @@ SafeTensorsFile make_training_example(const TrainingExampleInputs& in) {
 }
 
 bool has_training_example(const std::string& patient_dir) {
-  return is_finished_patient(patient_dir) && fs::is_regular_file(patient_dir + "/" + kTrainingFileName);
+  const std::string path = patient_dir + "/" + kTrainingFileName;
+  if (!is_finished_patient(patient_dir) || !fs::is_regular_file(path)) return false;
+  // An example of another format version came from another reference planner: it is
+  // redone (batch --resume) and never listed beside current ones.
+  try {
+    const SafeTensorsFile st = read_safetensors(path);
+    const auto it = st.metadata.find("format_version");
+    return it != st.metadata.end() && it->second == std::to_string(kTrainingSetVersion);
+  } catch (const InputError&) {
+    return false;
+  }
 }
 
 nlohmann::json write_training_manifest(const std::string& out, const std::vector<CohortEntry>& cohort) {

@@ -5,9 +5,13 @@
 
 #include "vmatplan/core/error.h"
 #include "vmatplan/sequence/deliverability.h"
+#include "aperture_sequencer.h"
+#include "sequencer_parts.h"
 
 namespace vmatplan {
 namespace {
+
+using namespace sequencer_parts;
 
 // A leaf's position as a function of the sector's cumulative MU: points (mu, x), mu
 // non-decreasing; equal x at successive points is a wait.
@@ -54,14 +58,6 @@ void sweep(const std::vector<double>& f, double x_lo, double w, double mu_total,
   }
 }
 
-struct Limits {  // margin-reduced machine limits, per second and per fraction
-  double leaf_mm_s, dose_mu_s, min_dose_mu_s, gantry_deg_s, min_mu_deg, max_mu_deg;
-};
-
-struct ActiveRow {
-  int row = 0, pair = 0, lo = 0, hi = 0;  // bixels [lo, hi)
-};
-
 // Sector MU (per fraction) and duration: the shortest duration T for which the smallest MU
 // that lets every row finish its sweep (M >= TV+_r / (1 - W_r / (v T))) fits the dose rate.
 // With `efficiency` e > 0 the sweep also slows down until M <= max TV+ / e (or the MU floor
@@ -90,128 +86,29 @@ double sector_mu(const std::vector<double>& width_mm, const std::vector<double>&
   throw ProcessingError(where + ": no sector duration satisfies the dose-rate limits");
 }
 
-std::vector<float> beam_fluence(const FluenceMaps& f, int first_cp, int cp) {
-  const size_t per = f.grid.size_per_control_point();
-  const float* p = &f.values[(static_cast<size_t>(first_cp) + cp) * per];
-  return std::vector<float>(p, p + per);
-}
-
 DeliveryBeam sequence_beam(const PlanFile& plan, int beam_index, int first_cp,
                            const Machine& m, const SequencerOptions& o, const Limits& lim,
                            int subdivision, std::vector<int>& edges_out) {
   const Beam& gb = plan.geometry.beams[beam_index];
   const FluenceGrid& grid = plan.fluence.grid;
-  const int n_cp = static_cast<int>(gb.control_points.size());
-  const bool is_static = n_cp == 1;
   const std::string where = "beam '" + gb.name + "'";
   const bool xj = m.x_jaws.present;
-
-  // Control points of the delivery and the fluence each interval must deliver (per
-  // fraction). Arc ends keep their whole control point's fluence (MU is conserved).
-  std::vector<ControlPointGeometry> cps = gb.control_points;
-  std::vector<std::vector<double>> target;  // per interval, rows x bixels
-  const int sub = is_static ? 1 : subdivision;
-  const size_t per = grid.size_per_control_point();
-  const double to_fraction = 1.0 / o.fractions;
-  if (is_static) {
-    cps.assign(o.static_beam_intervals + 1, gb.control_points[0]);
-    auto f = beam_fluence(plan.fluence, first_cp, 0);
-    target.assign(1, std::vector<double>(f.begin(), f.end()));
-  } else {
-    target.assign(n_cp - 1, std::vector<double>(per, 0.0));
-    for (int c = 0; c < n_cp; ++c) {
-      auto f = beam_fluence(plan.fluence, first_cp, c);
-      for (int side : {c - 1, c}) {
-        if (side < 0 || side >= n_cp - 1) continue;
-        const double share = (c == 0 || c == n_cp - 1) ? 1.0 : 0.5;
-        for (size_t k = 0; k < per; ++k) target[side][k] += share * f[k];
-      }
-    }
-  }
-  for (auto& t : target)
-    for (double& v : t) v = std::max(0.0, v) * to_fraction / sub;
-  if (sub > 1) {  // each input interval becomes `sub` equal gantry steps, fluence shared evenly
-    const double sign = gb.direction == RotationDirection::kCounterClockwise ? -1.0 : 1.0;
-    std::vector<ControlPointGeometry> fine;
-    std::vector<std::vector<double>> fine_target;
-    for (size_t i = 0; i + 1 < cps.size(); ++i) {
-      const double step_i = gantry_step_deg(cps[i].gantry_deg, cps[i + 1].gantry_deg, gb.direction);
-      for (int k = 0; k < sub; ++k) {
-        ControlPointGeometry g = cps[i];
-        g.gantry_deg = std::fmod(cps[i].gantry_deg + sign * step_i * k / sub + 360.0, 360.0);
-        fine.push_back(g);
-        fine_target.push_back(target[i]);
-      }
-    }
-    fine.push_back(cps.back());
-    cps.swap(fine);
-    target.swap(fine_target);
-  }
-
-  const int n_int = static_cast<int>(cps.size()) - 1;
-  std::vector<double> step(n_int, 0.0);
-  for (int i = 0; i < n_int; ++i) {
-    step[i] = gantry_step_deg(cps[i].gantry_deg, cps[i + 1].gantry_deg, gb.direction);
-  }
+  BeamTargets bt = beam_targets(plan, beam_index, first_cp, o, subdivision);
+  const bool is_static = bt.is_static;
+  const int sub = bt.subdivision;
+  const auto& target = bt.target;
+  const auto& step = bt.step_deg;
+  const int n_int = static_cast<int>(bt.cps.size()) - 1;
   std::vector<int> edges = is_static ? std::vector<int>{0, n_int}
                                      : sector_edges(n_int / sub, n_int ? sub * step[0] : 0.0, o.sector_deg);
   if (!is_static)
     for (int& e : edges) e *= sub;  // sectors start and end on input control points
 
-  // Active rows: fluence anywhere in the beam, inside the X jaws; extent over the beam.
-  double f_max = 0;
-  for (const auto& t : target)
-    for (double v : t) f_max = std::max(f_max, v);
-  const double eps = 1e-6 * f_max;
-  std::vector<ActiveRow> rows;
-  for (int r = 0; r < grid.row_count(); ++r) {
-    if (gb.y2_mm <= grid.row_edges_mm[r] || gb.y1_mm >= grid.row_edges_mm[r + 1]) continue;
-    int lo = grid.bixel_count, hi = -1;
-    for (int b = 0; b < grid.bixel_count; ++b) {
-      const double x0 = grid.x_min_mm + b * grid.bixel_width_mm;
-      if (xj && (x0 + grid.bixel_width_mm <= gb.x1_mm || x0 >= gb.x2_mm)) continue;
-      for (const auto& t : target)
-        if (t[static_cast<size_t>(r) * grid.bixel_count + b] > eps) {
-          lo = std::min(lo, b), hi = std::max(hi, b + 1);
-          break;
-        }
-    }
-    if (hi > lo) rows.push_back({r, grid.first_leaf_pair + r, lo, hi});
-  }
-
+  const std::vector<ActiveRow> rows = active_rows(gb, grid, target, xj);
   // Every pair starts parked: closed, under the X1 jaw (or at the swept field's edge).
   const double gap = m.mlc.min_dynamic_leaf_gap_mm + o.gap_margin_mm;
-  double park = xj ? gb.x1_mm - 1.0 : 0.0;
-  if (!xj && !rows.empty()) {
-    park = 1e9;
-    for (const auto& ar : rows) park = std::min(park, grid.x_min_mm + ar.lo * grid.bixel_width_mm);
-  }
-  DeliveryBeam beam;
-  beam.number = beam_index + 1;
-  beam.name = gb.name;
-  beam.machine_name = m.dicom_name;  // TreatmentMachineName: DICOM SH, <= 16 characters
-  beam.beam_type = "DYNAMIC";
-  beam.radiation_type = m.radiation_type;
-  beam.energy_mv = m.nominal_energy_mv;
-  beam.dose_rate_mu_per_min = m.max_dose_rate_mu_per_min;
-  beam.sad_mm = m.sad_mm;
-  beam.isocenter_mm = plan.geometry.isocenter_mm;
-  beam.x_jaw_type = xj ? "ASYMX" : "";
-  beam.y_jaw_type = m.y_jaws.present ? "ASYMY" : "";
-  beam.leaf_boundaries_mm = m.mlc.leaf_boundaries_mm;
-  const int pairs = m.mlc.pair_count();
-  for (size_t c = 0; c < cps.size(); ++c) {
-    DeliveryControlPoint cp;
-    cp.gantry_deg = cps[c].gantry_deg;
-    cp.gantry_direction = is_static ? RotationDirection::kNone : gb.direction;
-    cp.collimator_deg = cps[c].collimator_deg;
-    cp.couch_deg = cps[c].couch_deg;
-    if (xj) cp.x1_mm = gb.x1_mm, cp.x2_mm = gb.x2_mm;
-    if (m.y_jaws.present) cp.y1_mm = gb.y1_mm, cp.y2_mm = gb.y2_mm;
-    cp.leaf_x1_mm.assign(pairs, park - gap);
-    cp.leaf_x2_mm.assign(pairs, park);
-    beam.control_points.push_back(std::move(cp));
-  }
+  DeliveryBeam beam = beam_skeleton(plan, beam_index, m, bt.cps, is_static,
+                                    park_position_mm(gb, grid, rows, xj), gap);
 
   const double w = grid.bixel_width_mm;
   double mu_done = 0;
@@ -280,6 +177,16 @@ DeliveryBeam sequence_beam(const PlanFile& plan, int beam_index, int first_cp,
 
 }  // namespace
 
+SequencerMethod parse_sequencer_method(const std::string& name) {
+  if (name == "apertures") return SequencerMethod::kApertures;
+  if (name == "sweep") return SequencerMethod::kSweep;
+  throw UsageError("unknown sequencer '" + name + "' (available: apertures, sweep)");
+}
+
+const char* to_string(SequencerMethod method) {
+  return method == SequencerMethod::kApertures ? "apertures" : "sweep";
+}
+
 std::vector<int> sector_edges(int interval_count, double step_deg, double sector_deg) {
   if (interval_count <= 0) return {0};
   int sectors = 1;
@@ -310,14 +217,12 @@ SequencedPlan sequence_arcs(const PlanFile& fp, const Machine& m, const Sequence
   if (!(o.limit_margin > 0 && o.limit_margin <= 1)) throw UsageError("limit margin must be in (0, 1]");
 
   const double g = o.limit_margin;
-  Limits lim{g * m.mlc.max_leaf_speed_mm_per_s,
-             g * m.max_dose_rate_mu_per_min / 60.0,
-             m.min_dose_rate_mu_per_min / 60.0 / g,
-             g * m.max_gantry_speed_deg_per_s,
-             m.min_mu_per_degree / g,
-             g * m.max_mu_per_degree};
+  const Limits lim = margin_limits(m, g);
 
-  if (!(o.delivery_cp_spacing_deg > 0)) throw UsageError("delivery control-point spacing must be positive");
+  const bool apertures = o.method == SequencerMethod::kApertures;
+  const double spacing_deg = apertures ? o.aperture_cp_spacing_deg : o.delivery_cp_spacing_deg;
+  if (!(spacing_deg > 0)) throw UsageError("delivery control-point spacing must be positive");
+  if (apertures && !(o.aperture_sector_deg > 0)) throw UsageError("aperture sector must be positive");
   // One subdivision for the whole plan, from its largest input gantry step.
   double max_step = 0;
   for (const Beam& b : fp.geometry.beams)
@@ -325,7 +230,7 @@ SequencedPlan sequence_arcs(const PlanFile& fp, const Machine& m, const Sequence
       max_step = std::max(max_step, gantry_step_deg(b.control_points[i].gantry_deg,
                                                     b.control_points[i + 1].gantry_deg, b.direction));
   SequencedPlan out;
-  out.subdivision = std::max(1, static_cast<int>(std::ceil(max_step / o.delivery_cp_spacing_deg - 1e-9)));
+  out.subdivision = std::max(1, static_cast<int>(std::ceil(max_step / spacing_deg - 1e-9)));
   DeliveryPlan& p = out.plan;
   p.label = o.label;
   p.patient_position = fp.geometry.patient_position;
@@ -336,7 +241,13 @@ SequencedPlan sequence_arcs(const PlanFile& fp, const Machine& m, const Sequence
   int first_cp = 0;
   for (size_t b = 0; b < fp.geometry.beams.size(); ++b) {
     std::vector<int> edges;
-    p.beams.push_back(sequence_beam(fp, static_cast<int>(b), first_cp, m, o, lim, out.subdivision, edges));
+    // A static beam has no gantry motion to spread apertures over: dynamic MLC sweep.
+    const bool arc = fp.geometry.beams[b].control_points.size() > 1;
+    p.beams.push_back(apertures && arc
+                          ? sequence_beam_apertures(fp, static_cast<int>(b), first_cp, m, o, lim,
+                                                    out.subdivision, edges)
+                          : sequence_beam(fp, static_cast<int>(b), first_cp, m, o, lim,
+                                          out.subdivision, edges));
     out.sector_edges.push_back(edges);
     first_cp += static_cast<int>(fp.geometry.beams[b].control_points.size());
   }

@@ -112,6 +112,12 @@ PlanComplexity compute_complexity(const DeliveryPlan& plan, const Machine& m) {
         }
   }
   c.mean_leaf_travel_mm = moving_leaves ? c.leaf_travel_mm / moving_leaves : 0.0;
+  double arc_deg = 0;
+  for (const auto& b : plan.beams)
+    for (size_t i = 0; i + 1 < b.control_points.size(); ++i)
+      arc_deg += gantry_step_deg(b.control_points[i], b.control_points[i + 1]);
+  // Per moving leaf and per degree of gantry rotation, over all arcs.
+  c.mean_leaf_travel_mm_per_deg = moving_leaves && arc_deg > 0 ? c.leaf_travel_mm / moving_leaves / arc_deg : 0.0;
   if (c.total_mu > 0) {
     c.mcsv = c.sas5 = c.sas10 = 0;
     for (const auto& bc : c.beams) {
@@ -133,6 +139,7 @@ nlohmann::json complexity_to_json(const PlanComplexity& c) {
                      {"sas10", b.sas10}, {"delivery_time_s", b.delivery_time_s}});
   return {{"total_mu_per_fraction", c.total_mu}, {"mu_per_gy", c.mu_per_gy},
           {"leaf_travel_mm", c.leaf_travel_mm}, {"mean_leaf_travel_mm", c.mean_leaf_travel_mm},
+          {"mean_leaf_travel_mm_per_deg", c.mean_leaf_travel_mm_per_deg},
           {"mcsv", c.mcsv}, {"sas5", c.sas5}, {"sas10", c.sas10},
           {"delivery_time_s", c.delivery_time_s}, {"beams", beams}};
 }

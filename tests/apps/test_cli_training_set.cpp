@@ -101,7 +101,7 @@ TEST_CASE("batch --training-set writes examples and a manifest", "[cli][batch][t
 
   const nlohmann::json m = read_json(dir + "/run/training_manifest.json");
   CHECK(m["format"] == "vmatplan-training-set");
-  CHECK(m["format_version"] == 1);
+  CHECK(m["format_version"] == 2);
   CHECK(m["data_version"].get<std::string>().size() == 64);
   REQUIRE(m["count"] == 2);
   REQUIRE(m["channel_names"].size() == size_t(kBevChannelCount));

@@ -47,6 +47,7 @@ struct Fixture {
     pf.geometry = fluence_plan.geometry;
     pf.fluence = fluence_plan.fluence;
     SequencerOptions so;
+    so.method = SequencerMethod::kSweep;  // the meterset optimiser re-weights sweeps
     so.fractions = protocol.prescription.fractions;
     so.prescription_dose_gy = protocol.prescription.targets.front().dose_gy;
     sequenced = sequence_arcs(pf, machine, so);

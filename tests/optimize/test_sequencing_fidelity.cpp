@@ -44,6 +44,7 @@ CATCH_TEST_CASE("dose from the sequenced apertures matches the fluence plan (gam
   pf.geometry = fp.geometry;
   pf.fluence = fp.fluence;
   SequencerOptions so;
+  so.method = SequencerMethod::kSweep;  // the sweep; apertures: test_aperture_optimizer.cpp
   so.fractions = protocol.prescription.fractions;
   so.prescription_dose_gy = protocol.prescription.targets.front().dose_gy;
   const SequencedPlan s = sequence_arcs(pf, machine, so);

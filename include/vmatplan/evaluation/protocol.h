@@ -98,6 +98,10 @@ struct Protocol {
   Prescription prescription;
   std::vector<ObjectiveSpec> objectives;
   std::vector<ClinicalGoal> goals;
+  // Weight of the plan's MU in optimisation ("mu_weight", >= 0, default 0): the cost of
+  // 100 MU/Gy equals that of a 1 Gy deviation per fraction, squared, times this weight
+  // (fluence_optimizer.h, aperture_optimizer.h). Fewer MU: less leakage, shorter delivery.
+  double mu_weight = 0.0;
 
   // Every role the protocol refers to (targets, objectives, goals), without duplicates.
   std::vector<std::string> roles() const;

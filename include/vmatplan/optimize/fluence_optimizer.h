@@ -63,6 +63,24 @@ struct FluenceOptimizerOptions {
   // will deliver, and the optimiser keeps the modulation (hence the MU) it costs in view.
   double leaf_transmission = 0.0;
   double sweep_efficiency = 0.9;
+  // Which sequencer will deliver the maps, for the MU each control point will cost, M_c:
+  // kSweep: the largest row modulation / sweep_efficiency (above); kApertures: the map's
+  // maximum (arc_sequencer.h: a sector's MU is its fluence maximum), taken as the smooth
+  // p-norm (sum x^p)^(1/p) with p = max_norm_p so that every hot bixel has a gradient.
+  // Transmission then uses this M_c in place of the sweep's.
+  enum class DeliveryModel { kSweep, kApertures };
+  DeliveryModel delivery_model = DeliveryModel::kApertures;
+  double max_norm_p = 8.0;
+  // Modulation control: + mu_weight * Rx_fx * sum_c M_c / (100 * fractions), Rx_fx the
+  // dose per fraction (Gy): the estimated MU per fraction priced as in the protocol's
+  // mu_weight (protocol.h). 0 = off.
+  double mu_weight = 0.0;
+  int fractions = 1;
+  // kApertures only: one aperture per control point opens one interval per leaf pair, so
+  // a row with two humps cannot be delivered by it (the sequencer would fill the valley).
+  // + single_hump_weight * Rx^2 * mean_rows((TV+(x[c,r,:]) - max(x[c,r,:])) / f_ref)^2: the
+  // positive variation beyond one hump, 0 for a unimodal row.
+  double single_hump_weight = 0.02;
   int memory = 20;                      // L-BFGS pairs kept
   int max_line_search_steps = 20;
   std::function<void(const IterationRecord&)> progress;  // after each iteration

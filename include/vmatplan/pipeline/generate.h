@@ -6,9 +6,10 @@
 //   GenerateResult r = generate_plan(opt, [](const StageProgress& p) { ... });
 //
 // Stages: load -> fluence (generator, e.g. "classical") -> refine (refiner, e.g. "none")
-// -> sequence (apertures + MU per control point; checked for deliverability) -> meterset
-// re-optimisation of the apertures' MU (optimize/meterset_optimizer.h; --no-meterset skips
-// it) -> final dose from the
+// -> sequence (apertures + MU per control point; checked for deliverability) -> direct
+// aperture optimisation of leaves and MU (optimize/aperture_optimizer.h), or with
+// --sequencer sweep re-optimisation of the MU (optimize/meterset_optimizer.h); --no-meterset
+// skips either -> final dose from the
 // apertures' delivered fluence on a finer grid, renormalised per the protocol by scaling
 // the MU (kept only while the plan stays deliverable) -> write. OUT receives RP.dcm (checked
 // with the project's validator), RD.dcm, plan.json (the delivery), summary.json (goals,
@@ -48,8 +49,13 @@ struct GenerateOptions {
   // are integrated exactly and shared onto the kept control points). 2 deg is the usual
   // VMAT dose-calculation step; 1 deg quadruples the engine's memory against 4 deg.
   double final_dose_cp_spacing_deg = 2.0;
-  bool meterset = true;                         // re-optimise the MU of the apertures
-  int meterset_max_iterations = 200;
+  // "apertures" (one aperture per control point, then direct aperture optimisation of
+  // leaves and MU: optimize/aperture_optimizer.h) or "sweep" (sector sliding window, then
+  // meterset re-optimisation of the MU: optimize/meterset_optimizer.h).
+  std::string sequencer_method = "apertures";
+  bool meterset = true;                         // optimise the apertures (DAO) / their MU
+  int meterset_max_iterations = 200;            // sweep's meterset optimiser
+  int aperture_max_iterations = 25;             // direct aperture optimisation
   bool renormalise_mu = true;                   // scale MU so the final dose meets the rule
   int threads = 1;                              // dose engine and LibTorch threads
   // Also write OUT/training.safetensors: BEV conditioning + the refined fluence (MU per

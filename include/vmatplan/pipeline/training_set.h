@@ -27,7 +27,10 @@ namespace vmatplan {
 
 inline constexpr const char* kTrainingFileName = "training.safetensors";
 inline constexpr const char* kTrainingManifestName = "training_manifest.json";
-inline constexpr int kTrainingSetVersion = 1;
+// 2: reference plans for the apertures sequencer (fluence priced by its MU and a
+// single-hump term, issue 11); 1: for the sliding-window sweep. Examples of another
+// version are redone by batch --resume and never mixed into a manifest.
+inline constexpr int kTrainingSetVersion = 2;
 
 struct TrainingExampleInputs {
   const Patient& patient;
@@ -42,7 +45,7 @@ struct TrainingExampleInputs {
 // InputError when the protocol's target has no structure (see compute_bev_conditioning).
 SafeTensorsFile make_training_example(const TrainingExampleInputs& inputs);
 
-// True when `patient_dir` is finished and holds a training example.
+// True when `patient_dir` is finished and holds a training example of this version.
 bool has_training_example(const std::string& patient_dir);
 
 // Rebuilds OUT/training_manifest.json (written atomically) from the finished folders of

@@ -1,10 +1,33 @@
 #pragma once
 // Arc leaf sequencing: fluence maps on an arc -> one MLC aperture and a meterset weight per
-// control point, within the machine's limits.
+// control point, within the machine's limits. Two methods (SequencerMethod):
 //
-// Method (sector-wise sliding window; Craft et al., "Multicriteria VMAT optimization", Med
-// Phys 39:686, 2012, "arc sequencing"; cf. the sliding-window VMAT of Papp & Unkelbach,
-// Med Phys 41:011701, 2014 and Christiansen et al., PMB 63:085012, 2018):
+// kApertures (the default; issue 11): one aperture per delivery control point, leaves
+// moving continuously across control points within the leaf speed at the gantry speed
+// used (cf. SmartArc's arc sequencing, Bzdusek et al., Med Phys 36:2328, 2009).
+//  0. Each input control-point interval is split into equal delivery intervals of at most
+//     `aperture_cp_spacing_deg`; an input control point's fluence is shared by the
+//     intervals around it as in kSweep.
+//  1. The arc is cut into sectors of about `aperture_sector_deg`. A sector's fluence S is
+//     delivered with the same MU m = max(S) / K in each of its K intervals, and its control
+//     point k opens each leaf pair over the hull of the bixels where S > k m: nested
+//     apertures that shrink through one sector and grow through the next, so the leaves
+//     move little and consecutive sectors meet at apertures of the same size. Interval
+//     fluence is the mean of its two apertures (leaves move linearly), so the sector
+//     receives S rounded to within m / 2 where the rows are unimodal.
+//  2. Closed pairs wait where they open next; pairs never open stay parked.
+//  3. MU per interval is raised to the machine's minimum MU per degree and minimum dose
+//     rate; leaf travel per interval is clamped to the leaf speed times the interval's
+//     shortest duration (backward, then forward pass), so the gantry never has to slow
+//     down for the leaves.
+// The plan is then refined by direct aperture optimisation (optimize/aperture_optimizer.h).
+// MU per sector = the sector's fluence maximum, against its largest row modulation
+// divided by the sweep efficiency for kSweep, and leaves travel far less: fewer MU and a
+// beam-on time close to the gantry's full-speed rotation.
+//
+// kSweep (issue 5): sector-wise sliding window (Craft et al., "Multicriteria VMAT
+// optimization", Med Phys 39:686, 2012, "arc sequencing"; cf. the sliding-window VMAT of
+// Papp & Unkelbach, Med Phys 41:011701, 2014 and Christiansen et al., PMB 63:085012, 2018):
 //  0. Each input control-point interval is split into equal delivery intervals of at most
 //     `delivery_cp_spacing_deg`.
 //  1. The arc is cut into sectors of about `sector_deg`; a sector's fluence is the sum of
@@ -38,8 +61,23 @@
 
 namespace vmatplan {
 
+enum class SequencerMethod { kApertures, kSweep };
+
+// "apertures" or "sweep"; UsageError listing both otherwise.
+SequencerMethod parse_sequencer_method(const std::string& name);
+const char* to_string(SequencerMethod method);
+
 struct SequencerOptions {
-  // Arc length delivered by one sweep. A bixel is delivered when the leaves pass it, so
+  SequencerMethod method = SequencerMethod::kApertures;
+  // kApertures: sector length and delivery control-point spacing. A sector of K intervals
+  // has K intensity levels; longer sectors give finer levels but deliver a sector's
+  // fluence over a wider arc.
+  double aperture_sector_deg = 24.0;
+  double aperture_cp_spacing_deg = 2.0;
+  // Level 0 opens where the sector's fluence exceeds this fraction of one level: bixels
+  // with less get nothing instead of half a level.
+  double aperture_floor = 0.25;
+  // kSweep: arc length delivered by one sweep. A bixel is delivered when the leaves pass it, so
   // across a sector of S degrees the angle of delivery runs with the leaf position: at
   // depth z off the isocentre the sector's map is stretched or shrunk by about z S / W (W
   // the row's width) alternately from sector to sector. On phantom seed 1, apertures

@@ -35,6 +35,7 @@ struct PlanComplexity {
   double mu_per_gy = 0;        // 0 when the plan has no prescription
   double leaf_travel_mm = 0;
   double mean_leaf_travel_mm = 0;  // per leaf that moves, per beam
+  double mean_leaf_travel_mm_per_deg = 0;  // per leaf that moves, per degree of arc
   double mcsv = 1.0;           // MU-weighted over beams
   double sas5 = 0, sas10 = 0;  // MU-weighted over beams
   double delivery_time_s = 0;
