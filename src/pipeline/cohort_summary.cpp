@@ -38,6 +38,7 @@ nlohmann::json row_of(const std::string& out, const CohortEntry& e) {
     if (const auto* b = structure_with_role(s, "bladder")) row["bladder_mean_gy"] = b->value("mean_gy", 0.0);
     if (s.contains("plan")) {
       row["mu_per_fraction"] = s["plan"].value("mu_per_fraction", 0.0);
+      row["mu_per_gy"] = s["plan"].value("mu_per_gy", 0.0);
       row["delivery_time_s"] = s["plan"].value("delivery_time_s", 0.0);
     }
     row["total_seconds"] = s.value("total_seconds", 0.0);
@@ -99,7 +100,7 @@ nlohmann::json write_cohort_summary(const std::string& out, const std::vector<Co
                                   {"pending", static_cast<int>(cohort.size()) - done - failed}};
   static const char* columns[] = {"id", "status", "goals_passed", "goals_failed", "ptv_d95_gy",
                                   "ptv_d2_gy", "rectum_mean_gy", "bladder_mean_gy",
-                                  "mu_per_fraction", "delivery_time_s", "total_seconds",
+                                  "mu_per_fraction", "mu_per_gy", "delivery_time_s", "total_seconds",
                                   "protocol", "path", "error"};
   std::string csv;
   for (const char* c : columns) csv += std::string(csv.empty() ? "" : ",") + c;

@@ -28,6 +28,7 @@
 #include "vmatplan/optimize/aperture_optimizer.h"
 #include "vmatplan/optimize/meterset_optimizer.h"
 #include "vmatplan/pipeline/fluence_stages.h"
+#include "vmatplan/pipeline/grid_goal_check.h"
 #include "vmatplan/pipeline/plan_report.h"
 #include "vmatplan/pipeline/training_set.h"
 #include "vmatplan/sequence/deliverability.h"
@@ -240,6 +241,7 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
   clock.end();
 
   result.meterset = {{"status", "off"}};
+  PlanEvaluation optimised_evaluation;  // on the optimisation grid, after the last stage
   if (options.meterset) {
     const bool dao = so.method == SequencerMethod::kApertures;
     clock.begin(dao ? "aperture" : "meterset");
@@ -259,7 +261,7 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
       const ApertureResult a = optimize_apertures(delivery, engine, fluence.geometry, objective,
                                                   {patient, protocol, roles}, machine, aopt);
       // A result the machine cannot deliver is not used; the sequenced plan stays.
-      if (a.violations.empty()) delivery = a.plan;
+      if (a.violations.empty()) delivery = a.plan, optimised_evaluation = a.evaluation;
       result.meterset = {{"status", a.violations.empty() ? "applied" : "rejected (not deliverable)"},
                          {"method", "direct aperture optimisation"},
                          {"iterations", a.iterations},
@@ -275,7 +277,7 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
       mopt.max_iterations = options.meterset_max_iterations;
       const MetersetResult m = optimize_meterset(delivery, engine, fluence.geometry, objective,
                                                  {patient, protocol, roles}, machine, mopt);
-      if (m.violations.empty()) delivery = m.plan;
+      if (m.violations.empty()) delivery = m.plan, optimised_evaluation = m.evaluation;
       result.meterset = {{"status", m.violations.empty() ? "applied" : "rejected (not deliverable)"},
                          {"method", "meterset re-optimisation"},
                          {"iterations", m.iterations},
@@ -312,6 +314,14 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
       result.evaluation = evaluate_plan(patient, dose, protocol, roles);
       result.mu_scale = scale;
     }
+  }
+  // A goal met where the plan was optimised but not in the exported dose is said, with
+  // where the difference lies.
+  for (std::string& w : goals_lost_on_final_grid(patient, optimised_evaluation, result.evaluation, dose,
+                                                 options.fluence.dose_spacing_mm,
+                                                 options.final_dose_spacing_mm)) {
+    spdlog::warn("{}: {}", options.patient, w);
+    result.plan_warnings.push_back(std::move(w));
   }
   const auto violations = check_deliverability(delivery, machine);
   result.deliverability_violations = static_cast<int>(violations.size());

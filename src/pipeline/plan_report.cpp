@@ -44,9 +44,10 @@ std::string plan_section_html(const nlohmann::json& s) {
   row("Final dose grid", number(s["options"]["final_dose_spacing_mm"].get<double>(), "%g") + " mm");
   row("Meterset re-optimisation", s["meterset_reoptimization"].value("status", ""));
   h += "</table>\n";
-  if (!s["patient_warnings"].empty()) {
+  if (!s["patient_warnings"].empty() || !s["plan_warnings"].empty()) {
     h += "<h2>Warnings</h2>\n<ul>\n";
-    for (const auto& w : s["patient_warnings"]) h += "<li>" + xml_escape(w.get<std::string>()) + "</li>\n";
+    for (const char* key : {"patient_warnings", "plan_warnings"})
+      for (const auto& w : s[key]) h += "<li>" + xml_escape(w.get<std::string>()) + "</li>\n";
     h += "</ul>\n";
   }
   h += "<h2>Timings</h2>\n<table>\n";
@@ -87,6 +88,7 @@ nlohmann::json generate_summary_json(const PlanSummaryInputs& in) {
   s["tool_versions"] = in.tool_versions;
   s["patient_source"] = in.patient.source;
   s["patient_warnings"] = in.patient.warnings;  // loading and planning checks
+  s["plan_warnings"] = r.plan_warnings;          // goals lost between the grids
   return s;
 }
 

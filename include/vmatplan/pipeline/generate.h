@@ -81,6 +81,9 @@ struct GenerateResult {
   int deliverability_violations = 0;
   double mu_scale = 1.0;       // renormalisation applied to the sequenced MU
   nlohmann::json meterset = nlohmann::json::object();  // {status, ...} of that stage
+  // Goals met on the optimisation grid but failed on the final dose, and where
+  // (pipeline/grid_goal_check.h).
+  std::vector<std::string> plan_warnings;
   nlohmann::json summary;      // what summary.json holds
   std::string out;
 };
