@@ -75,18 +75,20 @@ FileScan scan_file(const std::string& path) {
   // The header only; pixel data (7FE0,0010) is not read.
   OFCondition cond = ff.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange,
                                          DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData);
-  DcmDataset* ds = ff.getDataset();
-  r.series_uid = trim(get_string(ds, DCM_SeriesInstanceUID));
-  r.modality = trim(get_string(ds, DCM_Modality));
-  if (cond.bad() || r.series_uid.empty() || r.modality.empty()) {
-    // A file that says it is DICOM but cannot be parsed is reported, not silently dropped
-    // (a DICOMDIR or other non-series object is skipped quietly).
-    if (preamble && cond.bad()) {
+  if (cond.bad()) {
+    // A file that says it is DICOM but cannot be parsed is reported, not silently dropped.
+    // Its partial dataset is not looked at: an element there may claim more bytes than the
+    // file holds, and reading it would allocate that much (found by fuzz_ct_slice).
+    if (preamble) {
       r.kind = FileScan::kUnreadable;
       r.reason = cond.text();
     }
     return r;
   }
+  DcmDataset* ds = ff.getDataset();
+  r.series_uid = trim(get_string(ds, DCM_SeriesInstanceUID));
+  r.modality = trim(get_string(ds, DCM_Modality));
+  if (r.series_uid.empty() || r.modality.empty()) return r;  // DICOMDIR, other non-series objects
   r.kind = FileScan::kDicom;
   r.description = trim(get_string(ds, DCM_SeriesDescription));
   r.frame_of_reference_uid = trim(get_string(ds, DCM_FrameOfReferenceUID));
