@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 
 #include "vmatplan/core/error.h"
@@ -120,7 +121,71 @@ void check_gzip_intact(const std::string& path) {
     throw InputError(path, std::string("truncated or damaged gzip data") + (msg && *msg ? std::string(" (") + msg + ")" : ""));
 }
 
-// Reads any scalar pixel type as float (ITK converts on reading).
+bool is_nifti(const std::string& path) {
+  const std::string p = lower(path);
+  auto ends_with = [&](const std::string& e) {
+    return p.size() > e.size() && p.compare(p.size() - e.size(), e.size(), e) == 0;
+  };
+  return ends_with(".nii") || ends_with(".nii.gz");
+}
+
+template <class T>
+T field(const unsigned char* header, size_t offset, bool swap) {
+  unsigned char b[sizeof(T)];
+  std::memcpy(b, header + offset, sizeof(T));
+  if (swap) std::reverse(b, b + sizeof(T));
+  T v;
+  std::memcpy(&v, b, sizeof(T));
+  return v;
+}
+
+// niftilib sets NaN and infinite float voxels to 0 while reading (nifti_read_buffer in
+// nifti1_io.c), so the image ITK returns cannot show them: count them in the file itself.
+// Header fields (NIfTI-1, sizeof_hdr 348 / NIfTI-2, 540): dim at 40 (int16[8]) / 16
+// (int64[8]), datatype at 70 / 12 (int16), vox_offset at 108 (float) / 168 (int64).
+// Only FLOAT32 (16) and FLOAT64 (64) voxels can be non-finite.
+int64_t count_nonfinite_nifti_voxels(const std::string& path) {
+  gzFile f = gzopen(path.c_str(), "rb");  // reads uncompressed files as they are
+  if (!f) throw InputError(path, "cannot open");
+  struct Close {
+    gzFile f;
+    ~Close() { gzclose(f); }
+  } close{f};
+  unsigned char h[540] = {};
+  const int got = gzread(f, h, sizeof(h));
+  if (got < 348) return 0;  // ITK read it; nothing more to learn here
+  const int32_t hdr = field<int32_t>(h, 0, false);
+  const bool nifti2 = hdr == 540 || field<int32_t>(h, 0, true) == 540;
+  const bool swap = hdr != (nifti2 ? 540 : 348);
+  if (nifti2 && got < 540) return 0;
+  const int datatype = field<int16_t>(h, nifti2 ? 12 : 70, swap);
+  if (datatype != 16 && datatype != 64) return 0;
+  int64_t count = 1;
+  const int64_t rank = nifti2 ? field<int64_t>(h, 16, swap) : field<int16_t>(h, 40, swap);
+  for (int64_t a = 1; a <= std::clamp<int64_t>(rank, 0, 7); ++a)
+    count *= std::max<int64_t>(1, nifti2 ? field<int64_t>(h, 16 + 8 * a, swap)
+                                         : field<int16_t>(h, 40 + 2 * a, swap));
+  const double offset = nifti2 ? static_cast<double>(field<int64_t>(h, 168, swap))
+                               : field<float>(h, 108, swap);
+  if (!(offset >= 0) || gzseek(f, static_cast<z_off_t>(offset), SEEK_SET) < 0) return 0;
+  const size_t bytes = datatype == 16 ? 4 : 8;
+  std::vector<unsigned char> buf(bytes << 14);
+  int64_t nonfinite = 0;
+  while (count > 0) {
+    const size_t want = static_cast<size_t>(std::min<int64_t>(count, 1 << 14)) * bytes;
+    const int n = gzread(f, buf.data(), static_cast<unsigned>(want));
+    if (n <= 0) break;
+    for (size_t p = 0; p + bytes <= static_cast<size_t>(n); p += bytes) {
+      const double v = bytes == 4 ? field<float>(buf.data(), p, swap) : field<double>(buf.data(), p, swap);
+      if (!std::isfinite(v)) ++nonfinite;
+    }
+    count -= n / static_cast<int64_t>(bytes);
+  }
+  return nonfinite;
+}
+
+// Reads any scalar pixel type as float (ITK converts on reading). Non-finite voxels are
+// refused in every format: MetaImage and NRRD keep them, NIfTI's reader hides them.
 Image3D<float> read_float(const std::string& path) {
   if (!fs::exists(path)) throw InputError(path, "does not exist");
   if (fs::is_directory(path)) throw InputError(path, "is a folder, expected an image file");
@@ -149,6 +214,12 @@ Image3D<float> read_float(const std::string& path) {
       throw InputError(path, "image spacing is not positive");
   const float* buf = img->GetBufferPointer();
   out.voxels.assign(buf, buf + out.grid.voxel_count());
+  int64_t nonfinite = std::count_if(out.voxels.begin(), out.voxels.end(),
+                                    [](float v) { return !std::isfinite(v); });
+  if (nonfinite == 0 && is_nifti(path)) nonfinite = count_nonfinite_nifti_voxels(path);
+  if (nonfinite > 0)
+    throw InputError(path, std::to_string(nonfinite) + " voxel" + (nonfinite > 1 ? "s are" : " is") +
+                               " not finite (NaN or infinite)");
   return out;
 }
 

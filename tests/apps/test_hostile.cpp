@@ -205,16 +205,15 @@ std::string dp_variant(const std::string& dir, const std::string& name, const st
   return p;
 }
 
-// An image-folder patient copy with its CT replaced by `fn`'s. NIfTI cannot carry a NaN
-// through ITK (its reader turns non-finite values into finite ones), so the copy's CT is
-// written as ct.mha, which keeps them.
+// An image-folder patient copy with its CT replaced by `fn`'s, written as ct<ext> (float).
 std::string nifti_variant(const std::string& dir, const std::string& name,
-                          const std::function<void(CtImage& ct)>& fn) {
+                          const std::function<void(CtImage& ct)>& fn,
+                          const std::string& ext = ".mha") {
   const std::string p = copy_dir(fixture().nifti, dir + "/" + name);
   CtImage ct = read_image_float(p + "/ct.nii.gz");
   fn(ct);
   fs::remove(p + "/ct.nii.gz");
-  write_image(ct, p + "/ct.mha");
+  write_image(ct, p + "/ct" + ext);
   return p;
 }
 
@@ -254,6 +253,9 @@ TEST_CASE("hostile: inspect and patient loading", "[hostile]") {
   const std::string trunc = copy_dir(f.nifti, d + "/trunc");
   fs::resize_file(trunc + "/ct.nii.gz", fs::file_size(trunc + "/ct.nii.gz") / 2);
   const std::string nan_ct = nifti_variant(d, "nan_ct", [](CtImage& c) { c.voxels[c.voxels.size() / 2] = NAN; });
+  // niftilib reads NaN and infinite voxels as 0: the reader must see them in the file.
+  const std::string nan_ct_nii = nifti_variant(d, "nan_ct_nii", [](CtImage& c) { c.voxels[c.voxels.size() / 2] = NAN; }, ".nii.gz");
+  const std::string inf_ct_nii = nifti_variant(d, "inf_ct_nii", [](CtImage& c) { c.voxels[3] = -INFINITY; }, ".nii");
   const std::string huge_ct = nifti_variant(d, "huge_ct", [](CtImage& c) { c.voxels[7] = 1e9f; });
   const std::string badmask = copy_dir(f.nifti, d + "/badmask");
   {
@@ -292,6 +294,8 @@ TEST_CASE("hostile: inspect and patient loading", "[hostile]") {
       {"empty_mat", "inspect --patient " + q(d + "/empty.mat"), 1, d + "/empty.mat"},
       {"truncated_nifti_ct", "inspect --patient " + q(trunc), 1, trunc + "/ct.nii.gz"},
       {"nan_ct_voxel", "inspect --patient " + q(nan_ct), 1, nan_ct + "/ct.mha"},
+      {"nan_ct_voxel_nifti", "inspect --patient " + q(nan_ct_nii), 1, nan_ct_nii + "/ct.nii.gz"},
+      {"inf_ct_voxel_nifti", "inspect --patient " + q(inf_ct_nii), 1, inf_ct_nii + "/ct.nii"},
       {"ct_1e9_hu", "inspect --patient " + q(huge_ct), 1, huge_ct + "/ct.mha"},
       {"mask_off_grid", "inspect --patient " + q(badmask), 1, "Extra.nii.gz"},
       {"dicom_nan_spacing", "inspect --patient " + q(nan_spacing), 1, nan_spacing},
@@ -461,14 +465,16 @@ TEST_CASE("hostile: export and evaluate", "[hostile]") {
   const std::string j_travel = dp_variant(d, "travel", [](json& b) {
     for (auto& cp : b["control_points"]) cp["leaf_x2_mm"][30] = 400.0;
   });
-  auto dose_variant = [&](const std::string& name, const std::function<void(CtImage&)>& fn) {
+  auto dose_variant = [&](const std::string& name, const std::function<void(CtImage&)>& fn,
+                          const std::string& ext = ".mha") {
     CtImage img = read_image_float(f.dose);
     fn(img);
-    const std::string p = d + "/" + name + ".mha";  // keeps NaN (see nifti_variant)
+    const std::string p = d + "/" + name + ext;
     write_image(img, p);
     return p;
   };
   const std::string nan_dose = dose_variant("nan_dose", [](CtImage& c) { c.voxels[5] = NAN; });
+  const std::string nan_dose_nii = dose_variant("nan_dose_nii", [](CtImage& c) { c.voxels[5] = NAN; }, ".nii.gz");
   const std::string neg_dose = dose_variant("neg_dose", [](CtImage& c) { c.voxels[5] = -3; });
   const std::string far_dose = dose_variant("far_dose", [](CtImage& c) { c.grid.origin_mm[0] += 5000; });
   const std::string huge_dose = dose_variant("huge_dose", [](CtImage& c) { c.voxels[5] = 1e6f; });
@@ -494,6 +500,7 @@ TEST_CASE("hostile: export and evaluate", "[hostile]") {
       {"out_is_dose", E + " --out " + q(f.dose) + " --overwrite", 2, "--out"},
       {"out_exists", E + " --out " + q(d + "/existing"), 1, d + "/existing"},
       {"nan_dose", "evaluate" + P + " --dose " + q(nan_dose) + " --out " + q(d + "/o"), 1, nan_dose},
+      {"nan_dose_nifti", "evaluate" + P + " --dose " + q(nan_dose_nii) + " --out " + q(d + "/o"), 1, nan_dose_nii},
       {"negative_dose", "evaluate" + P + " --dose " + q(neg_dose) + " --out " + q(d + "/o"), 1, neg_dose},
       {"dose_far_from_patient", "evaluate" + P + " --dose " + q(far_dose) + " --out " + q(d + "/o"), 1, far_dose},
       {"dose_1e6_gy", "evaluate" + P + " --dose " + q(huge_dose) + " --out " + q(d + "/o"), 1, huge_dose},
