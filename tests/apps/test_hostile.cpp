@@ -319,6 +319,8 @@ TEST_CASE("hostile: check and plan readers", "[hostile]") {
   write_bytes(d + "/trunc.json", slurp(f.dp).substr(0, 200));
   write_bytes(d + "/array.json", "[1,2,3]");
   write_bytes(d + "/random.dcm", std::string(300, '\x01'));
+  // An element cut short: DCMTK's own log must not add a line before vmatplan's.
+  write_bytes(d + "/truncated_rp.dcm", slurp(f.rp).substr(0, fs::file_size(f.rp) * 2 / 3));
   const std::string no_mlc_cp0 = rp_variant(d, "no_mlc_cp0", 0, [](DcmItem& cp, DcmDataset&) {
     DcmSequenceOfItems* seq = nullptr;
     REQUIRE(cp.findAndGetSequence(DCM_BeamLimitingDevicePositionSequence, seq).good());
@@ -383,6 +385,7 @@ TEST_CASE("hostile: check and plan readers", "[hostile]") {
       {"truncated_json", "check " + q(d + "/trunc.json"), 1, d + "/trunc.json"},
       {"json_array", "check " + q(d + "/array.json"), 1, d + "/array.json"},
       {"random_dcm", "check " + q(d + "/random.dcm"), 1, d + "/random.dcm"},
+      {"truncated_rp", "check " + q(d + "/truncated_rp.dcm"), 1, d + "/truncated_rp.dcm"},
       {"ct_slice_as_plan", "check " + q(first_ct_slice(f.dicom)), 1, first_ct_slice(f.dicom)},
       {"rp_cp0_without_mlc", "check " + q(no_mlc_cp0), 1, no_mlc_cp0},
       {"rp_cp0_without_gantry", "check " + q(no_gantry), 1, no_gantry},
