@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -48,31 +49,50 @@ std::string slurp(const std::string& p) {
   return s.str();
 }
 
+// Makes the fixture's files under root: two tiny phantoms (image folder, DICOM), a fluence
+// plan, its sequenced plan, the delivery JSON and RT Plan written from it, a 1 Gy dose.
+void make_fixture_files(const std::string& root) {
+  auto a = test::run_cli("phantom --seed 2 --spacing 8,8,10 --format nifti --out '" + root + "/pn'");
+  auto b = test::run_cli("phantom --seed 2 --spacing 8,8,10 --out '" + root + "/pd'");
+  if (a.exit_code != 0 || b.exit_code != 0) throw std::runtime_error("phantom failed: " + a.err + b.err);
+  fs::create_directories(root + "/plans");
+  const Machine m = Machine::load_named("generic_6mv_mlc120");
+  save_plan(test::synthetic_fluence_plan(m, 1, test::FluenceShape::kBlob), root + "/plans/plan.json");
+  auto s = test::run_cli("sequence --plan '" + root + "/plans/plan.json' --out '" + root + "/plans/plan2.json'");
+  if (s.exit_code != 0) throw std::runtime_error("sequence failed: " + s.err);
+  std::ofstream(root + "/plans/delivery.json") << json::parse(slurp(root + "/plans/plan2.json"))["extra"]["delivery"].dump();
+  write_rtplan(load_delivery_plan(root + "/plans/delivery.json"), root + "/plans/RP.dcm");
+  CtImage d = read_image_float(root + "/pn/ct.nii.gz");
+  std::fill(d.voxels.begin(), d.voxels.end(), 1.0f);
+  write_image(d, root + "/dose.nii.gz");
+}
+
+// The fixture of a ctest run is made once, by the test "hostile_fixture" (CTest fixture
+// setup, tests/CMakeLists.txt), in $VMATPLAN_HOSTILE_FIXTURE; each catalogue process copies
+// it into its own scratch folder, whose every file its cases then watch. Without that
+// folder (the test binary run by hand) the process makes its own.
+const char* shared_fixture_dir() { return std::getenv("VMATPLAN_HOSTILE_FIXTURE"); }
+const char* const kFixtureComplete = "fixture_complete";
+
 const Fixture& fixture() {
   static Fixture f = [] {
     Fixture x;
     x.root = test::scratch_dir("hostile");
+    const char* shared = shared_fixture_dir();
+    if (shared && fs::exists(fs::path(shared) / kFixtureComplete)) {
+      fs::copy(shared, x.root, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+      fs::remove(fs::path(x.root) / kFixtureComplete);
+    } else {
+      make_fixture_files(x.root);
+    }
     x.nifti = x.root + "/pn";
     x.dicom = x.root + "/pd";
-    auto a = test::run_cli("phantom --seed 2 --spacing 8,8,10 --format nifti --out '" + x.nifti + "'");
-    auto b = test::run_cli("phantom --seed 2 --spacing 8,8,10 --out '" + x.dicom + "'");
-    if (a.exit_code != 0 || b.exit_code != 0) throw std::runtime_error("phantom failed: " + a.err + b.err);
-    fs::create_directories(x.root + "/plans");
-    const Machine m = Machine::load_named("generic_6mv_mlc120");
     x.plan = x.root + "/plans/plan.json";
-    save_plan(test::synthetic_fluence_plan(m, 1, test::FluenceShape::kBlob), x.plan);
     x.plan2 = x.root + "/plans/plan2.json";
-    auto s = test::run_cli("sequence --plan '" + x.plan + "' --out '" + x.plan2 + "'");
-    if (s.exit_code != 0) throw std::runtime_error("sequence failed: " + s.err);
-    x.delivery = json::parse(slurp(x.plan2))["extra"]["delivery"];
     x.dp = x.root + "/plans/delivery.json";
-    std::ofstream(x.dp) << x.delivery.dump();
     x.rp = x.root + "/plans/RP.dcm";
-    write_rtplan(load_delivery_plan(x.dp), x.rp);
-    CtImage d = read_image_float(x.nifti + "/ct.nii.gz");
-    std::fill(d.voxels.begin(), d.voxels.end(), 1.0f);
     x.dose = x.root + "/dose.nii.gz";
-    write_image(d, x.dose);
+    x.delivery = json::parse(slurp(x.dp));
     return x;
   }();
   return f;
@@ -243,6 +263,16 @@ std::string ptv_outside_body(const std::string& dir) {
 }
 
 }  // namespace
+
+TEST_CASE("hostile: fixture for the catalogue's processes", "[.][hostile_fixture]") {
+  const char* shared = shared_fixture_dir();
+  REQUIRE(shared != nullptr);
+  fs::remove_all(shared);
+  fs::create_directories(shared);
+  make_fixture_files(shared);
+  std::ofstream(fs::path(shared) / kFixtureComplete) << "complete\n";
+  CHECK(fs::is_regular_file(std::string(shared) + "/plans/RP.dcm"));
+}
 
 TEST_CASE("hostile: inspect and patient loading", "[hostile]") {
   const Fixture& f = fixture();
