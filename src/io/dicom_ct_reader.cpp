@@ -178,6 +178,17 @@ SliceHeader read_slice_header(const std::string& path) {
   h.rows = rows;
   h.cols = cols;
   if (rows == 0 || cols == 0) throw InputError(path, "no Rows/Columns: not an image");
+  // Uncompressed pixel data must fit in the file: checked here, before the series' image is
+  // allocated from Rows x Columns (65535 x 65535 made that 8 GB per slice).
+  Uint16 bits_alloc = 16;
+  ds->findAndGetUint16(DCM_BitsAllocated, bits_alloc);
+  const uint64_t pixel_bytes = uint64_t{rows} * cols * std::max<Uint16>(bits_alloc, 8) / 8;
+  std::error_code ec;
+  const uint64_t file_bytes = fs::file_size(path, ec);
+  if (!DcmXfer(ds->getOriginalXfer()).isEncapsulated() && !ec && file_bytes < pixel_bytes)
+    throw InputError(path, "Rows x Columns (" + std::to_string(rows) + " x " + std::to_string(cols) +
+                               ") need " + std::to_string(pixel_bytes) + " bytes of pixel data; the file has " +
+                               std::to_string(file_bytes));
   Sint32 frames = 1;
   ds->findAndGetSint32(DCM_NumberOfFrames, frames);
   if (frames > 1) throw InputError(path, "multi-frame (enhanced) CT is not supported");

@@ -303,6 +303,14 @@ TEST_CASE("hostile: inspect and patient loading", "[hostile]") {
   const std::string zero_spacing = dicom_variant("zero_spacing", [](DcmDataset& ds) { ds.putAndInsertString(DCM_PixelSpacing, "0\\0"); });
   const std::string nan_slope = dicom_variant("nan_slope", [](DcmDataset& ds) { ds.putAndInsertString(DCM_RescaleSlope, "NaN"); });
   const std::string zero_slope = dicom_variant("zero_slope", [](DcmDataset& ds) { ds.putAndInsertString(DCM_RescaleSlope, "0"); });
+  // Every slice claims 65535 x 65535 pixels its file does not hold (a 171 GB image).
+  const std::string huge_rows = copy_dir(f.dicom, d + "/huge_rows");
+  for (const auto& e : fs::directory_iterator(huge_rows))
+    if (e.path().filename().string().rfind("CT", 0) == 0)
+      edit_dicom(e.path().string(), [](DcmDataset& ds) {
+        ds.putAndInsertUint16(DCM_Rows, 65535);
+        ds.putAndInsertUint16(DCM_Columns, 65535);
+      });
   const std::string nan_ipp = dicom_variant("nan_ipp", [](DcmDataset& ds) { ds.putAndInsertString(DCM_ImagePositionPatient, "0\\NaN\\0"); });
   const std::string other_for = copy_dir(f.dicom, d + "/other_for");
   edit_dicom(other_for + "/RS.dcm", [](DcmDataset& ds) {
@@ -333,6 +341,7 @@ TEST_CASE("hostile: inspect and patient loading", "[hostile]") {
       {"dicom_nan_slope", "inspect --patient " + q(nan_slope), 1, nan_slope},
       {"dicom_zero_slope", "inspect --patient " + q(zero_slope), 1, zero_slope},
       {"dicom_nan_position", "inspect --patient " + q(nan_ipp), 1, nan_ipp},
+      {"dicom_rows_65535", "inspect --patient " + q(huge_rows), 1, huge_rows},
       {"rtstruct_other_frame", "inspect --patient " + q(other_for), 1, "RS.dcm"},
       {"export_masks_inside_patient", "inspect --patient " + q(f.nifti) + " --export-masks " + q(masks_in_patient), 2, "--export-masks"},
       {"export_masks_is_patient", "inspect --patient " + q(f.nifti) + " --export-masks " + q(f.nifti), 2, "--export-masks"},
