@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -286,6 +287,16 @@ TEST_CASE("hostile: inspect and patient loading", "[hostile]") {
   // niftilib reads NaN and infinite voxels as 0: the reader must see them in the file.
   const std::string nan_ct_nii = nifti_variant(d, "nan_ct_nii", [](CtImage& c) { c.voxels[c.voxels.size() / 2] = NAN; }, ".nii.gz");
   const std::string inf_ct_nii = nifti_variant(d, "inf_ct_nii", [](CtImage& c) { c.voxels[3] = -INFINITY; }, ".nii");
+  // dim[1] = -5: niftilib prints its own "** ERROR" line before ITK throws.
+  const std::string bad_dim = copy_dir(f.nifti, d + "/bad_dim");
+  {
+    fs::remove(bad_dim + "/ct.nii.gz");
+    write_image(read_image_float(f.nifti + "/ct.nii.gz"), bad_dim + "/ct.nii");  // uncompressed
+    std::string bytes = slurp(bad_dim + "/ct.nii");
+    const int16_t dim1 = -5;  // dim[1] at byte 42 of a NIfTI-1 header
+    std::memcpy(&bytes[42], &dim1, 2);
+    write_bytes(bad_dim + "/ct.nii", bytes);
+  }
   const std::string huge_ct = nifti_variant(d, "huge_ct", [](CtImage& c) { c.voxels[7] = 1e9f; });
   const std::string badmask = copy_dir(f.nifti, d + "/badmask");
   {
@@ -334,6 +345,7 @@ TEST_CASE("hostile: inspect and patient loading", "[hostile]") {
       {"nan_ct_voxel", "inspect --patient " + q(nan_ct), 1, nan_ct + "/ct.mha"},
       {"nan_ct_voxel_nifti", "inspect --patient " + q(nan_ct_nii), 1, nan_ct_nii + "/ct.nii.gz"},
       {"inf_ct_voxel_nifti", "inspect --patient " + q(inf_ct_nii), 1, inf_ct_nii + "/ct.nii"},
+      {"nifti_dim1_negative", "inspect --patient " + q(bad_dim), 1, bad_dim + "/ct.nii"},
       {"ct_1e9_hu", "inspect --patient " + q(huge_ct), 1, huge_ct + "/ct.mha"},
       {"mask_off_grid", "inspect --patient " + q(badmask), 1, "Extra.nii.gz"},
       {"dicom_nan_spacing", "inspect --patient " + q(nan_spacing), 1, nan_spacing},
