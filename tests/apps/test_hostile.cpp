@@ -369,6 +369,7 @@ TEST_CASE("hostile: check and plan readers", "[hostile]") {
   write_bytes(d + "/empty.json", "");
   write_bytes(d + "/trunc.json", slurp(f.dp).substr(0, 200));
   write_bytes(d + "/array.json", "[1,2,3]");
+  write_bytes(d + "/format_number.json", "{\"format\": 5, \"beams\": []}");
   write_bytes(d + "/random.dcm", std::string(300, '\x01'));
   // An element cut short: DCMTK's own log must not add a line before vmatplan's.
   write_bytes(d + "/truncated_rp.dcm", slurp(f.rp).substr(0, fs::file_size(f.rp) * 2 / 3));
@@ -435,6 +436,7 @@ TEST_CASE("hostile: check and plan readers", "[hostile]") {
       {"empty_file", "check " + q(d + "/empty.json"), 1, d + "/empty.json"},
       {"truncated_json", "check " + q(d + "/trunc.json"), 1, d + "/trunc.json"},
       {"json_array", "check " + q(d + "/array.json"), 1, d + "/array.json"},
+      {"json_format_number", "check " + q(d + "/format_number.json"), 1, d + "/format_number.json"},
       {"random_dcm", "check " + q(d + "/random.dcm"), 1, d + "/random.dcm"},
       {"truncated_rp", "check " + q(d + "/truncated_rp.dcm"), 1, d + "/truncated_rp.dcm"},
       {"ct_slice_as_plan", "check " + q(first_ct_slice(f.dicom)), 1, first_ct_slice(f.dicom)},
@@ -583,6 +585,7 @@ TEST_CASE("hostile: generate, batch, phantom and water", "[hostile]") {
   const std::string m_slash = manifest("id_slash", {{"patients", {{{"id", "../x"}, {"path", f.nifti}}}}});
   const std::string m_comma = manifest("id_comma", {{"patients", {{{"id", "a,b"}, {"path", f.nifti}}}}});
   const std::string m_dup = manifest("id_dup", {{"patients", {{{"id", "a"}, {"path", f.nifti}}, {{"id", "a"}, {"path", f.dicom}}}}});
+  const std::string m_protocol = manifest("protocol_number", {{"patients", {{{"id", "a"}, {"path", f.nifti}, {"protocol", 5}}}}});
   const std::string m_ok = manifest("ok", {{"patients", {{{"id", "a"}, {"path", f.nifti}}}}});
   write_bytes(d + "/bad.csv", "name,where\nx,y\n");
   const std::string P = " --patient " + q(f.nifti);
@@ -606,6 +609,7 @@ TEST_CASE("hostile: generate, batch, phantom and water", "[hostile]") {
       {"id_nul", "batch --cohort " + q(m_nul) + " --out " + q(d + "/b"), 1, m_nul},
       {"id_slash", "batch --cohort " + q(m_slash) + " --out " + q(d + "/b"), 1, m_slash},
       {"id_comma", "batch --cohort " + q(m_comma) + " --out " + q(d + "/b"), 1, m_comma},
+      {"protocol_number", "batch --cohort " + q(m_protocol) + " --out " + q(d + "/b"), 1, m_protocol},
       {"id_duplicate", "batch --cohort " + q(m_dup) + " --out " + q(d + "/b"), 1, m_dup},
       {"csv_without_id_column", "batch --cohort " + q(d + "/bad.csv") + " --out " + q(d + "/b"), 1, d + "/bad.csv"},
       {"out_contains_patient", "batch --cohort " + q(m_ok) + " --out " + q(f.root), 2, "--out"},
