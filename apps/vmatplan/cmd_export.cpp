@@ -45,6 +45,9 @@ int run_export(const ExportOptions& opt) {
     throw InputError(opt.plan, "not deliverable on machine " + machine.name + " (" +
                                    std::to_string(violations.size()) + " violations; see `vmatplan check`), first: " +
                                    format_violation(violations.front()));
+  // The plan is written for the machine it was checked against, under that machine's
+  // DICOM name (a config name can be longer than TreatmentMachineName's 16 characters).
+  for (auto& b : plan.beams) b.machine_name = machine.dicom_name;
   const Patient patient = load_patient(opt.patient);
   plan.identity = patient.identity;
   plan.patient_position = patient.identity.patient_position;

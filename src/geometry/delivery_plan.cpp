@@ -127,7 +127,7 @@ DeliveryPlan delivery_plan_from_json(const json& j, const std::string& source) {
   Reader r{source};
   const std::string ctx = "delivery.";
   if (!j.is_object()) r.fail("delivery", "expected an object");
-  if (j.value("format", "") != "vmatplan-delivery")
+  if (r.string(j, "format", ctx) != "vmatplan-delivery")
     r.fail(ctx + "format", "expected \"vmatplan-delivery\"");
   DeliveryPlan p;
   p.label = r.string(j, "label", ctx);

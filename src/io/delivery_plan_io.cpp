@@ -29,8 +29,12 @@ bool looks_like_dicom(const std::string& path) {
 DeliveryPlan load_delivery_plan(const std::string& path) {
   if (looks_like_dicom(path)) return read_rtplan(path);
   const nlohmann::json j = read_json_file(path, "plan file");
-  if (j.value("format", "") == "vmatplan-delivery") return delivery_plan_from_json(j, path);
-  if (j.value("format", "") == "vmatplan-plan") {
+  // json::value() throws a type error (naming no file) when "format" is not a string.
+  const auto format_it = j.find("format");
+  const std::string format =
+      format_it != j.end() && format_it->is_string() ? format_it->get<std::string>() : "";
+  if (format == "vmatplan-delivery") return delivery_plan_from_json(j, path);
+  if (format == "vmatplan-plan") {
     if (!j.contains("extra") || !j["extra"].is_object() || !j["extra"].contains("delivery"))
       throw InputError(path, "plan file has no delivery section (run `vmatplan sequence` first)");
     return delivery_plan_from_json(j["extra"]["delivery"], path);

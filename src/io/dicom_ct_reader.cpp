@@ -75,18 +75,20 @@ FileScan scan_file(const std::string& path) {
   // The header only; pixel data (7FE0,0010) is not read.
   OFCondition cond = ff.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange,
                                          DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData);
-  DcmDataset* ds = ff.getDataset();
-  r.series_uid = trim(get_string(ds, DCM_SeriesInstanceUID));
-  r.modality = trim(get_string(ds, DCM_Modality));
-  if (cond.bad() || r.series_uid.empty() || r.modality.empty()) {
-    // A file that says it is DICOM but cannot be parsed is reported, not silently dropped
-    // (a DICOMDIR or other non-series object is skipped quietly).
-    if (preamble && cond.bad()) {
+  if (cond.bad()) {
+    // A file that says it is DICOM but cannot be parsed is reported, not silently dropped.
+    // Its partial dataset is not looked at: an element there may claim more bytes than the
+    // file holds, and reading it would allocate that much (found by fuzz_ct_slice).
+    if (preamble) {
       r.kind = FileScan::kUnreadable;
       r.reason = cond.text();
     }
     return r;
   }
+  DcmDataset* ds = ff.getDataset();
+  r.series_uid = trim(get_string(ds, DCM_SeriesInstanceUID));
+  r.modality = trim(get_string(ds, DCM_Modality));
+  if (r.series_uid.empty() || r.modality.empty()) return r;  // DICOMDIR, other non-series objects
   r.kind = FileScan::kDicom;
   r.description = trim(get_string(ds, DCM_SeriesDescription));
   r.frame_of_reference_uid = trim(get_string(ds, DCM_FrameOfReferenceUID));
@@ -176,6 +178,17 @@ SliceHeader read_slice_header(const std::string& path) {
   h.rows = rows;
   h.cols = cols;
   if (rows == 0 || cols == 0) throw InputError(path, "no Rows/Columns: not an image");
+  // Uncompressed pixel data must fit in the file: checked here, before the series' image is
+  // allocated from Rows x Columns (65535 x 65535 made that 8 GB per slice).
+  Uint16 bits_alloc = 16;
+  ds->findAndGetUint16(DCM_BitsAllocated, bits_alloc);
+  const uint64_t pixel_bytes = uint64_t{rows} * cols * std::max<Uint16>(bits_alloc, 8) / 8;
+  std::error_code ec;
+  const uint64_t file_bytes = fs::file_size(path, ec);
+  if (!DcmXfer(ds->getOriginalXfer()).isEncapsulated() && !ec && file_bytes < pixel_bytes)
+    throw InputError(path, "Rows x Columns (" + std::to_string(rows) + " x " + std::to_string(cols) +
+                               ") need " + std::to_string(pixel_bytes) + " bytes of pixel data; the file has " +
+                               std::to_string(file_bytes));
   Sint32 frames = 1;
   ds->findAndGetSint32(DCM_NumberOfFrames, frames);
   if (frames > 1) throw InputError(path, "multi-frame (enhanced) CT is not supported");

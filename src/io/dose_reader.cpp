@@ -79,6 +79,7 @@ bool is_dicom_file(const std::string& path) {
 }
 
 Image3D<float> read_rtdose(const std::string& path, DoseFileInfo* info_out) {
+  rt::quiet_dcmtk_log();
   DcmFileFormat ff;
   OFCondition c = ff.loadFile(path.c_str());
   if (c.bad()) throw InputError(path, std::string("cannot read DICOM file: ") + c.text());

@@ -10,8 +10,10 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 
 #include "vmatplan/core/error.h"
@@ -120,11 +122,108 @@ void check_gzip_intact(const std::string& path) {
     throw InputError(path, std::string("truncated or damaged gzip data") + (msg && *msg ? std::string(" (") + msg + ")" : ""));
 }
 
-// Reads any scalar pixel type as float (ITK converts on reading).
+bool is_nifti(const std::string& path) {
+  const std::string p = lower(path);
+  auto ends_with = [&](const std::string& e) {
+    return p.size() > e.size() && p.compare(p.size() - e.size(), e.size(), e) == 0;
+  };
+  return ends_with(".nii") || ends_with(".nii.gz");
+}
+
+template <class T>
+T field(const unsigned char* header, size_t offset, bool swap) {
+  unsigned char b[sizeof(T)];
+  std::memcpy(b, header + offset, sizeof(T));
+  if (swap) std::reverse(b, b + sizeof(T));
+  T v;
+  std::memcpy(&v, b, sizeof(T));
+  return v;
+}
+
+// The NIfTI header fields vmatplan looks at (NIfTI-1, sizeof_hdr 348 / NIfTI-2, 540): dim
+// at 40 (int16[8]) / 16 (int64[8]), datatype at 70 / 12 (int16), vox_offset at 108 (float)
+// / 168 (int64). gzopen reads uncompressed files as they are.
+struct NiftiHeader {
+  bool read = false;  // false: too short or not a NIfTI-1/2 header size (left to ITK)
+  bool nifti2 = false, swap = false;
+  int datatype = 0;
+  std::array<int64_t, 8> dim{};
+  double vox_offset = 0;
+};
+
+NiftiHeader read_nifti_header(gzFile f) {
+  NiftiHeader n;
+  unsigned char h[540] = {};
+  const int got = gzread(f, h, sizeof(h));
+  if (got < 348) return n;
+  const int32_t size = field<int32_t>(h, 0, false), swapped = field<int32_t>(h, 0, true);
+  n.nifti2 = size == 540 || swapped == 540;
+  if (!(n.nifti2 || size == 348 || swapped == 348) || (n.nifti2 && got < 540)) return n;
+  n.swap = size != (n.nifti2 ? 540 : 348);
+  n.datatype = field<int16_t>(h, n.nifti2 ? 12 : 70, n.swap);
+  for (int a = 0; a < 8; ++a)
+    n.dim[a] = n.nifti2 ? field<int64_t>(h, 16 + 8 * a, n.swap) : field<int16_t>(h, 40 + 2 * a, n.swap);
+  n.vox_offset = n.nifti2 ? static_cast<double>(field<int64_t>(h, 168, n.swap)) : field<float>(h, 108, n.swap);
+  n.read = true;
+  return n;
+}
+
+struct GzCloser {
+  gzFile f;
+  ~GzCloser() { gzclose(f); }
+};
+
+// Dimensions niftilib refuses with its own "** ERROR" line on stderr before ITK throws;
+// refused here first, so that vmatplan's line is the only one.
+void check_nifti_dimensions(const std::string& path) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) throw InputError(path, "cannot open");
+  GzCloser close{f};
+  const NiftiHeader n = read_nifti_header(f);
+  if (!n.read) return;
+  if (n.dim[0] < 1 || n.dim[0] > 7)
+    throw InputError(path, "NIfTI header: dim[0] = " + std::to_string(n.dim[0]) + ", not a number of dimensions (1..7)");
+  for (int a = 1; a <= n.dim[0]; ++a)
+    if (n.dim[a] < 1)
+      throw InputError(path, "NIfTI header: dim[" + std::to_string(a) + "] = " + std::to_string(n.dim[a]) +
+                                 ", not a size");
+}
+
+// niftilib sets NaN and infinite float voxels to 0 while reading (nifti_read_buffer in
+// nifti1_io.c), so the image ITK returns cannot show them: count them in the file itself.
+// Only FLOAT32 (16) and FLOAT64 (64) voxels can be non-finite.
+int64_t count_nonfinite_nifti_voxels(const std::string& path) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) throw InputError(path, "cannot open");
+  GzCloser close{f};
+  const NiftiHeader n = read_nifti_header(f);
+  if (!n.read || (n.datatype != 16 && n.datatype != 64)) return 0;
+  int64_t count = 1;
+  for (int64_t a = 1; a <= std::clamp<int64_t>(n.dim[0], 0, 7); ++a) count *= std::max<int64_t>(1, n.dim[a]);
+  if (!(n.vox_offset >= 0) || gzseek(f, static_cast<z_off_t>(n.vox_offset), SEEK_SET) < 0) return 0;
+  const size_t bytes = n.datatype == 16 ? 4 : 8;
+  std::vector<unsigned char> buf(bytes << 14);
+  int64_t nonfinite = 0;
+  while (count > 0) {
+    const size_t want = static_cast<size_t>(std::min<int64_t>(count, 1 << 14)) * bytes;
+    const int got = gzread(f, buf.data(), static_cast<unsigned>(want));
+    if (got <= 0) break;
+    for (size_t p = 0; p + bytes <= static_cast<size_t>(got); p += bytes) {
+      const double v = bytes == 4 ? field<float>(buf.data(), p, n.swap) : field<double>(buf.data(), p, n.swap);
+      if (!std::isfinite(v)) ++nonfinite;
+    }
+    count -= got / static_cast<int64_t>(bytes);
+  }
+  return nonfinite;
+}
+
+// Reads any scalar pixel type as float (ITK converts on reading). Non-finite voxels are
+// refused in every format: MetaImage and NRRD keep them, NIfTI's reader hides them.
 Image3D<float> read_float(const std::string& path) {
   if (!fs::exists(path)) throw InputError(path, "does not exist");
   if (fs::is_directory(path)) throw InputError(path, "is a folder, expected an image file");
   if (lower(path).size() > 3 && lower(path).compare(path.size() - 3, 3, ".gz") == 0) check_gzip_intact(path);
+  if (is_nifti(path)) check_nifti_dimensions(path);
   using Reader = itk::ImageFileReader<ItkImage<float>>;
   ItkImage<float>::Pointer img;
   try {
@@ -149,6 +248,12 @@ Image3D<float> read_float(const std::string& path) {
       throw InputError(path, "image spacing is not positive");
   const float* buf = img->GetBufferPointer();
   out.voxels.assign(buf, buf + out.grid.voxel_count());
+  int64_t nonfinite = std::count_if(out.voxels.begin(), out.voxels.end(),
+                                    [](float v) { return !std::isfinite(v); });
+  if (nonfinite == 0 && is_nifti(path)) nonfinite = count_nonfinite_nifti_voxels(path);
+  if (nonfinite > 0)
+    throw InputError(path, std::to_string(nonfinite) + " voxel" + (nonfinite > 1 ? "s are" : " is") +
+                               " not finite (NaN or infinite)");
   return out;
 }
 

@@ -1,16 +1,24 @@
 #include "rt_dicom_common.h"
 
+#include <dcmtk/oflog/oflog.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <mutex>
 
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/uid.h"
 #include "vmatplan/core/version.h"
 
 namespace vmatplan::rt {
+
+void quiet_dcmtk_log() {
+  static std::once_flag once;
+  std::call_once(once, [] { OFLog::getLogger("dcmtk").setLogLevel(OFLogger::OFF_LOG_LEVEL); });
+}
 
 std::string ds(double v) {
   if (v == 0.0 || std::abs(v) < 1e-300) return "0";

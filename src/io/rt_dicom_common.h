@@ -20,6 +20,10 @@ constexpr const char* kRtStructureSetStorage = "1.2.840.10008.5.1.4.1.1.481.3";
 std::string ds(double v);
 std::string ds_list(const std::vector<double>& values);
 
+// Once per process: DCMTK logs nothing to the console. The readers report every problem
+// themselves as one InputError line; DCMTK's "E: DcmElement: ..." would come first.
+void quiet_dcmtk_log();
+
 // putAndInsertString that throws ProcessingError naming `file` and the attribute.
 void put(DcmItem& item, const DcmTagKey& tag, const std::string& value, const std::string& file);
 // Appends a new item to the sequence `seq` of `parent`.

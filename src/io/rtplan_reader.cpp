@@ -152,6 +152,7 @@ DeliveryBeam read_beam(DcmItem& item, const std::string& path) {
 }  // namespace
 
 DeliveryPlan read_rtplan(const std::string& path) {
+  rt::quiet_dcmtk_log();
   DcmFileFormat ff;
   OFCondition c = ff.loadFile(path.c_str());
   if (c.bad()) throw InputError(path, std::string("cannot read DICOM file: ") + c.text());

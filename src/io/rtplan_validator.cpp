@@ -109,6 +109,7 @@ void validate_beam(DcmItem& beam, std::vector<std::string>& out, std::map<int, b
 }  // namespace
 
 std::vector<std::string> validate_rtplan_file(const std::string& path) {
+  rt::quiet_dcmtk_log();
   DcmFileFormat ff;
   OFCondition c = ff.loadFile(path.c_str());
   if (c.bad()) throw InputError(path, std::string("cannot read DICOM file: ") + c.text());

@@ -5,14 +5,13 @@
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcitem.h>
 #include <dcmtk/dcmdata/dcsequen.h>
-#include <dcmtk/oflog/oflog.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <map>
-#include <mutex>
 #include <set>
 
+#include "rt_dicom_common.h"
 #include "vmatplan/core/contour_rasterizer.h"
 #include "vmatplan/core/error.h"
 
@@ -90,8 +89,7 @@ std::vector<Structure> read_rtstruct(const std::string& file, const ImageGrid& c
                                      const std::string& frame_of_reference_uid,
                                      DicomIdentity* identity,
                                      std::vector<std::string>* warnings) {
-  static std::once_flag once;
-  std::call_once(once, [] { OFLog::getLogger("dcmtk").setLogLevel(OFLogger::OFF_LOG_LEVEL); });
+  rt::quiet_dcmtk_log();
   DcmFileFormat ff;
   OFCondition cond = ff.loadFile(file.c_str());
   if (cond.bad()) throw InputError(file, std::string("cannot read DICOM file: ") + cond.text());

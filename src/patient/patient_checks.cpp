@@ -1,6 +1,7 @@
 #include "vmatplan/patient/patient_checks.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 
@@ -74,6 +75,52 @@ void validate_patient(const Patient& patient, const std::string& source) {
   }
 }
 
+namespace {
+
+// A couch structure: RT ROI Interpreted Type SUPPORT (PS3.3 C.8.8.8, what planning systems
+// give their couch models), or a name that says so ("CouchSurface", "Couch Interior").
+bool is_couch(const Structure& s) {
+  std::string name = s.name;
+  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s.type == "SUPPORT" || name.find("couch") != std::string::npos;
+}
+
+// Structures that overlap a couch structure, and structures other than the target (checked
+// above) and the body that lie partly outside the body, in the air around the patient:
+// both are signs of contours shifted against the CT or of a couch placed through the patient.
+void structure_placement_checks(const Patient& patient, const Structure& target,
+                                const Structure* body, std::vector<std::string>& w) {
+  const double voxel_cc = patient.ct_hu.grid.voxel_volume_mm3() / 1000.0;
+  std::vector<const Structure*> couches;
+  for (const Structure& s : patient.structures)
+    if (is_couch(s)) couches.push_back(&s);
+  for (const Structure& s : patient.structures) {
+    if (is_couch(s)) continue;
+    const bool check_outside = body && &s != body && s.name != body->name && s.name != target.name;
+    std::vector<int64_t> on_couch(couches.size(), 0);
+    int64_t n = 0, outside = 0;
+    for (size_t v = 0; v < s.mask.voxels.size(); ++v) {
+      if (!s.mask.voxels[v]) continue;
+      ++n;
+      if (check_outside && !body->mask.voxels[v]) ++outside;
+      for (size_t c = 0; c < couches.size(); ++c) on_couch[c] += couches[c]->mask.voxels[v] ? 1 : 0;
+    }
+    for (size_t c = 0; c < couches.size(); ++c)
+      if (on_couch[c] > 0)
+        w.push_back("structure '" + s.name + "' overlaps couch structure '" + couches[c]->name + "' (" +
+                    std::to_string(on_couch[c]) + " voxels, " + num(on_couch[c] * voxel_cc, "%.2f") +
+                    " cc): contours shifted, or the couch placed through the patient?");
+    // 1 %: rasterizing the structure and the body separately can leave a rim of a few
+    // voxels outside; more than that is not a rim.
+    if (n > 0 && outside * 100 > n)
+      w.push_back("structure '" + s.name + "': " + num(100.0 * outside / n, "%.1f") +
+                  " % of its volume lies outside body '" + body->name +
+                  "', in the air around the patient: contours shifted against the CT?");
+  }
+}
+
+}  // namespace
+
 std::vector<std::string> planning_checks(const Patient& patient, const Structure& target,
                                          const Structure* body, double hu_table_max) {
   std::vector<std::string> w;
@@ -124,6 +171,7 @@ std::vector<std::string> planning_checks(const Patient& patient, const Structure
     w.push_back(std::to_string(dense) + " voxels (" + num(dense * g.voxel_volume_mm3() / 1000.0, "%.2f") +
                 " cc) in the arcs' path exceed " + num(hu_table_max) + " HU, the top of the HU to density table (max " +
                 num(dense_max) + " HU: metal?); their density is clamped, the dose there is unreliable");
+  structure_placement_checks(patient, target, body, w);
   return w;
 }
 

@@ -79,6 +79,8 @@ std::vector<CohortEntry> parse_json(const std::string& path) {
     if (!e.is_object() || !e.contains("id") || !e.contains("path") || !e["id"].is_string() ||
         !e["path"].is_string())
       throw InputError(path, "entry " + std::to_string(i) + ": needs string fields id and path");
+    if (e.contains("protocol") && !e["protocol"].is_string())
+      throw InputError(path, "entry " + std::to_string(i) + ": protocol must be a string (a protocol name or file)");
     entries.push_back({e["id"].get<std::string>(), e["path"].get<std::string>(),
                        e.value("protocol", std::string())});
   }

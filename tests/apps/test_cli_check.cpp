@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "sequence/synthetic_plan.h"
@@ -80,6 +81,21 @@ TEST_CASE("sequence, check and export chain through files", "[cli][sequence]") {
   CHECK(!rp.identity.structure_set_sop_instance_uid.empty());
   auto ce = run_cli("check '" + dir + "/dicom/RP.dcm'");
   CHECK(ce.exit_code == 0);
+  {
+    // A delivery naming its machine by the config name (18 characters) is exported under the
+    // machine's DICOM name, not the name cut to the 16 characters of TreatmentMachineName
+    // ("generic_6mv_mlc1", which no machine answers to).
+    std::ifstream in(dir + "/plan2.json");
+    nlohmann::json delivery = nlohmann::json::parse(in)["extra"]["delivery"];
+    for (auto& b : delivery["beams"]) b["machine_name"] = "generic_6mv_mlc120";
+    std::ofstream(dir + "/config_name.json") << delivery.dump();
+    auto en = run_cli("export --patient '" + patient + "' --plan '" + dir + "/config_name.json' --out '" +
+                      dir + "/dicom_config_name'");
+    INFO(en.err);
+    REQUIRE(en.exit_code == 0);
+    const DeliveryPlan named = read_rtplan(dir + "/dicom_config_name/RP.dcm");
+    for (const auto& b : named.beams) CHECK(b.machine_name == m.dicom_name);
+  }
   // The RT Plan read back and the delivery it was written from give the same dose: the
   // DICOM reader's apertures and MU against the plan file's.
   auto d_rp = run_cli("dose --patient '" + patient + "' --plan '" + dir + "/dicom/RP.dcm' --out '" +

@@ -5,9 +5,11 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "test_support.h"
+#include "vmatplan/io/image_io.h"
 
 using namespace vmatplan;
 namespace fs = std::filesystem;
@@ -34,6 +36,9 @@ nlohmann::json read_json(const std::string& path) {
 TEST_CASE("generate writes a plan folder; bad input writes nothing", "[cli][generate][slow]") {
   const std::string dir = test::scratch_dir("cli_generate");
   const std::string patient = make_phantom(dir, 11);
+  // A couch structure through the bladder: a placement warning the planner must see in
+  // summary.json and the report.
+  write_mask(read_mask(patient + "/masks/Bladder.nii.gz"), patient + "/masks/Couch.nii.gz");
   auto r = test::run_cli("--threads 1 generate --patient " + patient + kCoarse + " --out " + dir + "/plan");
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
@@ -42,6 +47,11 @@ TEST_CASE("generate writes a plan folder; bad input writes nothing", "[cli][gene
   CHECK(fs::is_regular_file(dir + "/plan/RP.dcm"));
   CHECK(fs::is_regular_file(dir + "/plan/report.html"));
   CHECK(!read_json(dir + "/plan/summary.json")["goals"].empty());
+  const std::string couch_warning = "structure 'Bladder' overlaps couch structure 'Couch'";
+  CHECK(read_json(dir + "/plan/summary.json")["patient_warnings"].dump().find(couch_warning) != std::string::npos);
+  std::ifstream report(dir + "/plan/report.html");
+  CHECK(std::string(std::istreambuf_iterator<char>(report), {}).find("overlaps couch structure") != std::string::npos);
+  CHECK(r.err.find(couch_warning) != std::string::npos);
 
   auto again = test::run_cli("generate --patient " + patient + kCoarse + " --out " + dir + "/plan");
   CHECK(again.exit_code == 1);  // exists, no --overwrite

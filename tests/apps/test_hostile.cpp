@@ -9,6 +9,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -48,31 +50,50 @@ std::string slurp(const std::string& p) {
   return s.str();
 }
 
+// Makes the fixture's files under root: two tiny phantoms (image folder, DICOM), a fluence
+// plan, its sequenced plan, the delivery JSON and RT Plan written from it, a 1 Gy dose.
+void make_fixture_files(const std::string& root) {
+  auto a = test::run_cli("phantom --seed 2 --spacing 8,8,10 --format nifti --out '" + root + "/pn'");
+  auto b = test::run_cli("phantom --seed 2 --spacing 8,8,10 --out '" + root + "/pd'");
+  if (a.exit_code != 0 || b.exit_code != 0) throw std::runtime_error("phantom failed: " + a.err + b.err);
+  fs::create_directories(root + "/plans");
+  const Machine m = Machine::load_named("generic_6mv_mlc120");
+  save_plan(test::synthetic_fluence_plan(m, 1, test::FluenceShape::kBlob), root + "/plans/plan.json");
+  auto s = test::run_cli("sequence --plan '" + root + "/plans/plan.json' --out '" + root + "/plans/plan2.json'");
+  if (s.exit_code != 0) throw std::runtime_error("sequence failed: " + s.err);
+  std::ofstream(root + "/plans/delivery.json") << json::parse(slurp(root + "/plans/plan2.json"))["extra"]["delivery"].dump();
+  write_rtplan(load_delivery_plan(root + "/plans/delivery.json"), root + "/plans/RP.dcm");
+  CtImage d = read_image_float(root + "/pn/ct.nii.gz");
+  std::fill(d.voxels.begin(), d.voxels.end(), 1.0f);
+  write_image(d, root + "/dose.nii.gz");
+}
+
+// The fixture of a ctest run is made once, by the test "hostile_fixture" (CTest fixture
+// setup, tests/CMakeLists.txt), in $VMATPLAN_HOSTILE_FIXTURE; each catalogue process copies
+// it into its own scratch folder, whose every file its cases then watch. Without that
+// folder (the test binary run by hand) the process makes its own.
+const char* shared_fixture_dir() { return std::getenv("VMATPLAN_HOSTILE_FIXTURE"); }
+const char* const kFixtureComplete = "fixture_complete";
+
 const Fixture& fixture() {
   static Fixture f = [] {
     Fixture x;
     x.root = test::scratch_dir("hostile");
+    const char* shared = shared_fixture_dir();
+    if (shared && fs::exists(fs::path(shared) / kFixtureComplete)) {
+      fs::copy(shared, x.root, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+      fs::remove(fs::path(x.root) / kFixtureComplete);
+    } else {
+      make_fixture_files(x.root);
+    }
     x.nifti = x.root + "/pn";
     x.dicom = x.root + "/pd";
-    auto a = test::run_cli("phantom --seed 2 --spacing 8,8,10 --format nifti --out '" + x.nifti + "'");
-    auto b = test::run_cli("phantom --seed 2 --spacing 8,8,10 --out '" + x.dicom + "'");
-    if (a.exit_code != 0 || b.exit_code != 0) throw std::runtime_error("phantom failed: " + a.err + b.err);
-    fs::create_directories(x.root + "/plans");
-    const Machine m = Machine::load_named("generic_6mv_mlc120");
     x.plan = x.root + "/plans/plan.json";
-    save_plan(test::synthetic_fluence_plan(m, 1, test::FluenceShape::kBlob), x.plan);
     x.plan2 = x.root + "/plans/plan2.json";
-    auto s = test::run_cli("sequence --plan '" + x.plan + "' --out '" + x.plan2 + "'");
-    if (s.exit_code != 0) throw std::runtime_error("sequence failed: " + s.err);
-    x.delivery = json::parse(slurp(x.plan2))["extra"]["delivery"];
     x.dp = x.root + "/plans/delivery.json";
-    std::ofstream(x.dp) << x.delivery.dump();
     x.rp = x.root + "/plans/RP.dcm";
-    write_rtplan(load_delivery_plan(x.dp), x.rp);
-    CtImage d = read_image_float(x.nifti + "/ct.nii.gz");
-    std::fill(d.voxels.begin(), d.voxels.end(), 1.0f);
     x.dose = x.root + "/dose.nii.gz";
-    write_image(d, x.dose);
+    x.delivery = json::parse(slurp(x.dp));
     return x;
   }();
   return f;
@@ -205,16 +226,15 @@ std::string dp_variant(const std::string& dir, const std::string& name, const st
   return p;
 }
 
-// An image-folder patient copy with its CT replaced by `fn`'s. NIfTI cannot carry a NaN
-// through ITK (its reader turns non-finite values into finite ones), so the copy's CT is
-// written as ct.mha, which keeps them.
+// An image-folder patient copy with its CT replaced by `fn`'s, written as ct<ext> (float).
 std::string nifti_variant(const std::string& dir, const std::string& name,
-                          const std::function<void(CtImage& ct)>& fn) {
+                          const std::function<void(CtImage& ct)>& fn,
+                          const std::string& ext = ".mha") {
   const std::string p = copy_dir(fixture().nifti, dir + "/" + name);
   CtImage ct = read_image_float(p + "/ct.nii.gz");
   fn(ct);
   fs::remove(p + "/ct.nii.gz");
-  write_image(ct, p + "/ct.mha");
+  write_image(ct, p + "/ct" + ext);
   return p;
 }
 
@@ -245,6 +265,16 @@ std::string ptv_outside_body(const std::string& dir) {
 
 }  // namespace
 
+TEST_CASE("hostile: fixture for the catalogue's processes", "[.][hostile_fixture]") {
+  const char* shared = shared_fixture_dir();
+  REQUIRE(shared != nullptr);
+  fs::remove_all(shared);
+  fs::create_directories(shared);
+  make_fixture_files(shared);
+  std::ofstream(fs::path(shared) / kFixtureComplete) << "complete\n";
+  CHECK(fs::is_regular_file(std::string(shared) + "/plans/RP.dcm"));
+}
+
 TEST_CASE("hostile: inspect and patient loading", "[hostile]") {
   const Fixture& f = fixture();
   const std::string d = f.root + "/in_inspect";
@@ -254,6 +284,19 @@ TEST_CASE("hostile: inspect and patient loading", "[hostile]") {
   const std::string trunc = copy_dir(f.nifti, d + "/trunc");
   fs::resize_file(trunc + "/ct.nii.gz", fs::file_size(trunc + "/ct.nii.gz") / 2);
   const std::string nan_ct = nifti_variant(d, "nan_ct", [](CtImage& c) { c.voxels[c.voxels.size() / 2] = NAN; });
+  // niftilib reads NaN and infinite voxels as 0: the reader must see them in the file.
+  const std::string nan_ct_nii = nifti_variant(d, "nan_ct_nii", [](CtImage& c) { c.voxels[c.voxels.size() / 2] = NAN; }, ".nii.gz");
+  const std::string inf_ct_nii = nifti_variant(d, "inf_ct_nii", [](CtImage& c) { c.voxels[3] = -INFINITY; }, ".nii");
+  // dim[1] = -5: niftilib prints its own "** ERROR" line before ITK throws.
+  const std::string bad_dim = copy_dir(f.nifti, d + "/bad_dim");
+  {
+    fs::remove(bad_dim + "/ct.nii.gz");
+    write_image(read_image_float(f.nifti + "/ct.nii.gz"), bad_dim + "/ct.nii");  // uncompressed
+    std::string bytes = slurp(bad_dim + "/ct.nii");
+    const int16_t dim1 = -5;  // dim[1] at byte 42 of a NIfTI-1 header
+    std::memcpy(&bytes[42], &dim1, 2);
+    write_bytes(bad_dim + "/ct.nii", bytes);
+  }
   const std::string huge_ct = nifti_variant(d, "huge_ct", [](CtImage& c) { c.voxels[7] = 1e9f; });
   const std::string badmask = copy_dir(f.nifti, d + "/badmask");
   {
@@ -271,6 +314,14 @@ TEST_CASE("hostile: inspect and patient loading", "[hostile]") {
   const std::string zero_spacing = dicom_variant("zero_spacing", [](DcmDataset& ds) { ds.putAndInsertString(DCM_PixelSpacing, "0\\0"); });
   const std::string nan_slope = dicom_variant("nan_slope", [](DcmDataset& ds) { ds.putAndInsertString(DCM_RescaleSlope, "NaN"); });
   const std::string zero_slope = dicom_variant("zero_slope", [](DcmDataset& ds) { ds.putAndInsertString(DCM_RescaleSlope, "0"); });
+  // Every slice claims 65535 x 65535 pixels its file does not hold (a 171 GB image).
+  const std::string huge_rows = copy_dir(f.dicom, d + "/huge_rows");
+  for (const auto& e : fs::directory_iterator(huge_rows))
+    if (e.path().filename().string().rfind("CT", 0) == 0)
+      edit_dicom(e.path().string(), [](DcmDataset& ds) {
+        ds.putAndInsertUint16(DCM_Rows, 65535);
+        ds.putAndInsertUint16(DCM_Columns, 65535);
+      });
   const std::string nan_ipp = dicom_variant("nan_ipp", [](DcmDataset& ds) { ds.putAndInsertString(DCM_ImagePositionPatient, "0\\NaN\\0"); });
   const std::string other_for = copy_dir(f.dicom, d + "/other_for");
   edit_dicom(other_for + "/RS.dcm", [](DcmDataset& ds) {
@@ -292,6 +343,9 @@ TEST_CASE("hostile: inspect and patient loading", "[hostile]") {
       {"empty_mat", "inspect --patient " + q(d + "/empty.mat"), 1, d + "/empty.mat"},
       {"truncated_nifti_ct", "inspect --patient " + q(trunc), 1, trunc + "/ct.nii.gz"},
       {"nan_ct_voxel", "inspect --patient " + q(nan_ct), 1, nan_ct + "/ct.mha"},
+      {"nan_ct_voxel_nifti", "inspect --patient " + q(nan_ct_nii), 1, nan_ct_nii + "/ct.nii.gz"},
+      {"inf_ct_voxel_nifti", "inspect --patient " + q(inf_ct_nii), 1, inf_ct_nii + "/ct.nii"},
+      {"nifti_dim1_negative", "inspect --patient " + q(bad_dim), 1, bad_dim + "/ct.nii"},
       {"ct_1e9_hu", "inspect --patient " + q(huge_ct), 1, huge_ct + "/ct.mha"},
       {"mask_off_grid", "inspect --patient " + q(badmask), 1, "Extra.nii.gz"},
       {"dicom_nan_spacing", "inspect --patient " + q(nan_spacing), 1, nan_spacing},
@@ -299,6 +353,7 @@ TEST_CASE("hostile: inspect and patient loading", "[hostile]") {
       {"dicom_nan_slope", "inspect --patient " + q(nan_slope), 1, nan_slope},
       {"dicom_zero_slope", "inspect --patient " + q(zero_slope), 1, zero_slope},
       {"dicom_nan_position", "inspect --patient " + q(nan_ipp), 1, nan_ipp},
+      {"dicom_rows_65535", "inspect --patient " + q(huge_rows), 1, huge_rows},
       {"rtstruct_other_frame", "inspect --patient " + q(other_for), 1, "RS.dcm"},
       {"export_masks_inside_patient", "inspect --patient " + q(f.nifti) + " --export-masks " + q(masks_in_patient), 2, "--export-masks"},
       {"export_masks_is_patient", "inspect --patient " + q(f.nifti) + " --export-masks " + q(f.nifti), 2, "--export-masks"},
@@ -314,7 +369,10 @@ TEST_CASE("hostile: check and plan readers", "[hostile]") {
   write_bytes(d + "/empty.json", "");
   write_bytes(d + "/trunc.json", slurp(f.dp).substr(0, 200));
   write_bytes(d + "/array.json", "[1,2,3]");
+  write_bytes(d + "/format_number.json", "{\"format\": 5, \"beams\": []}");
   write_bytes(d + "/random.dcm", std::string(300, '\x01'));
+  // An element cut short: DCMTK's own log must not add a line before vmatplan's.
+  write_bytes(d + "/truncated_rp.dcm", slurp(f.rp).substr(0, fs::file_size(f.rp) * 2 / 3));
   const std::string no_mlc_cp0 = rp_variant(d, "no_mlc_cp0", 0, [](DcmItem& cp, DcmDataset&) {
     DcmSequenceOfItems* seq = nullptr;
     REQUIRE(cp.findAndGetSequence(DCM_BeamLimitingDevicePositionSequence, seq).good());
@@ -378,7 +436,9 @@ TEST_CASE("hostile: check and plan readers", "[hostile]") {
       {"empty_file", "check " + q(d + "/empty.json"), 1, d + "/empty.json"},
       {"truncated_json", "check " + q(d + "/trunc.json"), 1, d + "/trunc.json"},
       {"json_array", "check " + q(d + "/array.json"), 1, d + "/array.json"},
+      {"json_format_number", "check " + q(d + "/format_number.json"), 1, d + "/format_number.json"},
       {"random_dcm", "check " + q(d + "/random.dcm"), 1, d + "/random.dcm"},
+      {"truncated_rp", "check " + q(d + "/truncated_rp.dcm"), 1, d + "/truncated_rp.dcm"},
       {"ct_slice_as_plan", "check " + q(first_ct_slice(f.dicom)), 1, first_ct_slice(f.dicom)},
       {"rp_cp0_without_mlc", "check " + q(no_mlc_cp0), 1, no_mlc_cp0},
       {"rp_cp0_without_gantry", "check " + q(no_gantry), 1, no_gantry},
@@ -461,14 +521,16 @@ TEST_CASE("hostile: export and evaluate", "[hostile]") {
   const std::string j_travel = dp_variant(d, "travel", [](json& b) {
     for (auto& cp : b["control_points"]) cp["leaf_x2_mm"][30] = 400.0;
   });
-  auto dose_variant = [&](const std::string& name, const std::function<void(CtImage&)>& fn) {
+  auto dose_variant = [&](const std::string& name, const std::function<void(CtImage&)>& fn,
+                          const std::string& ext = ".mha") {
     CtImage img = read_image_float(f.dose);
     fn(img);
-    const std::string p = d + "/" + name + ".mha";  // keeps NaN (see nifti_variant)
+    const std::string p = d + "/" + name + ext;
     write_image(img, p);
     return p;
   };
   const std::string nan_dose = dose_variant("nan_dose", [](CtImage& c) { c.voxels[5] = NAN; });
+  const std::string nan_dose_nii = dose_variant("nan_dose_nii", [](CtImage& c) { c.voxels[5] = NAN; }, ".nii.gz");
   const std::string neg_dose = dose_variant("neg_dose", [](CtImage& c) { c.voxels[5] = -3; });
   const std::string far_dose = dose_variant("far_dose", [](CtImage& c) { c.grid.origin_mm[0] += 5000; });
   const std::string huge_dose = dose_variant("huge_dose", [](CtImage& c) { c.voxels[5] = 1e6f; });
@@ -494,6 +556,7 @@ TEST_CASE("hostile: export and evaluate", "[hostile]") {
       {"out_is_dose", E + " --out " + q(f.dose) + " --overwrite", 2, "--out"},
       {"out_exists", E + " --out " + q(d + "/existing"), 1, d + "/existing"},
       {"nan_dose", "evaluate" + P + " --dose " + q(nan_dose) + " --out " + q(d + "/o"), 1, nan_dose},
+      {"nan_dose_nifti", "evaluate" + P + " --dose " + q(nan_dose_nii) + " --out " + q(d + "/o"), 1, nan_dose_nii},
       {"negative_dose", "evaluate" + P + " --dose " + q(neg_dose) + " --out " + q(d + "/o"), 1, neg_dose},
       {"dose_far_from_patient", "evaluate" + P + " --dose " + q(far_dose) + " --out " + q(d + "/o"), 1, far_dose},
       {"dose_1e6_gy", "evaluate" + P + " --dose " + q(huge_dose) + " --out " + q(d + "/o"), 1, huge_dose},
@@ -522,6 +585,7 @@ TEST_CASE("hostile: generate, batch, phantom and water", "[hostile]") {
   const std::string m_slash = manifest("id_slash", {{"patients", {{{"id", "../x"}, {"path", f.nifti}}}}});
   const std::string m_comma = manifest("id_comma", {{"patients", {{{"id", "a,b"}, {"path", f.nifti}}}}});
   const std::string m_dup = manifest("id_dup", {{"patients", {{{"id", "a"}, {"path", f.nifti}}, {{"id", "a"}, {"path", f.dicom}}}}});
+  const std::string m_protocol = manifest("protocol_number", {{"patients", {{{"id", "a"}, {"path", f.nifti}, {"protocol", 5}}}}});
   const std::string m_ok = manifest("ok", {{"patients", {{{"id", "a"}, {"path", f.nifti}}}}});
   write_bytes(d + "/bad.csv", "name,where\nx,y\n");
   const std::string P = " --patient " + q(f.nifti);
@@ -545,6 +609,7 @@ TEST_CASE("hostile: generate, batch, phantom and water", "[hostile]") {
       {"id_nul", "batch --cohort " + q(m_nul) + " --out " + q(d + "/b"), 1, m_nul},
       {"id_slash", "batch --cohort " + q(m_slash) + " --out " + q(d + "/b"), 1, m_slash},
       {"id_comma", "batch --cohort " + q(m_comma) + " --out " + q(d + "/b"), 1, m_comma},
+      {"protocol_number", "batch --cohort " + q(m_protocol) + " --out " + q(d + "/b"), 1, m_protocol},
       {"id_duplicate", "batch --cohort " + q(m_dup) + " --out " + q(d + "/b"), 1, m_dup},
       {"csv_without_id_column", "batch --cohort " + q(d + "/bad.csv") + " --out " + q(d + "/b"), 1, d + "/bad.csv"},
       {"out_contains_patient", "batch --cohort " + q(m_ok) + " --out " + q(f.root), 2, "--out"},

@@ -2,6 +2,7 @@
 // with a non-identity direction (x flipped, as in a feet-first-style series).
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -97,4 +98,28 @@ TEST_CASE("image errors name the file on one line", "[image_io]") {
   }
   CHECK_THROWS_AS(write_mask(Mask(flipped_grid(), 1), dir + "/m.png.txt"), InputError);
   CHECK_THROWS_AS(write_mask(Mask(flipped_grid(), 1), dir + "/no_such_dir/m.nii.gz"), InputError);
+}
+
+// niftilib sets NaN and infinite float voxels to 0 while reading (nifti_read_buffer), so
+// ITK hands over a finite image: a CT hole would be planned on as water, a dose hole as
+// 0 Gy. The reader must refuse them instead, as it does for MetaImage and NRRD.
+TEST_CASE("non-finite voxels in a float image are refused in every format", "[image_io]") {
+  const std::string dir = test::scratch_dir("image_io_nonfinite");
+  for (const char* ext : {".nii.gz", ".nii", ".mha", ".nrrd"}) {
+    for (const float bad : {NAN, INFINITY, -INFINITY}) {
+      INFO("format " << ext << ", value " << bad);
+      CtImage ct = ramp_ct();
+      ct.at(3, 2, 1) = bad;
+      const std::string path = dir + "/ct" + ext;
+      write_image(ct, path);
+      try {
+        read_image_float(path);
+        FAIL("no error");
+      } catch (const InputError& e) {
+        CHECK(e.path() == path);
+        CHECK(e.problem().find("not finite") != std::string::npos);
+      }
+      CHECK_THROWS_AS(read_mask(path), InputError);
+    }
+  }
 }

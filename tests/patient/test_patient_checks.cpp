@@ -108,3 +108,42 @@ TEST_CASE("planning checks: target outside body refused, edge and metal warned",
     CHECK_THROWS_WITH(planning_checks(q, t, &find(q, "BODY"), 3000), Catch::Contains("is empty"));
   }
 }
+
+// Issue 14: structures overlapping the couch or lying in the air around the patient are
+// signs of shifted contours (or a couch placed through the patient); the planner is told.
+TEST_CASE("planning checks warn about structures on the couch or in the air", "[patient][checks]") {
+  Patient p = small_phantom();
+  const ImageGrid& g = p.ct_hu.grid;
+  Structure couch;
+  couch.name = "CouchSurface";
+  couch.type = "SUPPORT";  // RT ROI Interpreted Type of couch structures
+  couch.mask = Mask(g, 0);
+  for (int64_t k = 0; k < g.size[2]; ++k)
+    for (int64_t i = 0; i < g.size[0]; ++i) couch.mask.at(i, g.size[1] - 1, k) = 1;
+  p.structures.push_back(couch);
+  CHECK(planning_checks(p, find(p, "PTV"), &find(p, "BODY"), 3000).empty());
+
+  SECTION("an organ reaching into the couch") {
+    Patient q = p;
+    Structure& bladder = find(q, "Bladder");
+    bladder.mask.at(g.size[0] / 2, g.size[1] - 1, g.size[2] / 2) = 1;
+    const auto w = planning_checks(q, find(q, "PTV"), &find(q, "BODY"), 3000);
+    CHECK(any_contains(w, "'Bladder' overlaps couch structure 'CouchSurface'"));
+  }
+  SECTION("an organ partly outside the body") {
+    Patient q = p;
+    Structure& rectum = find(q, "Rectum");
+    for (int64_t k = 0; k < g.size[2]; ++k)
+      for (int64_t i = 0; i < g.size[0]; ++i) rectum.mask.at(i, 0, k) = 1;
+    const auto w = planning_checks(q, find(q, "PTV"), &find(q, "BODY"), 3000);
+    CHECK(any_contains(w, "'Rectum'"));
+    CHECK(any_contains(w, "outside body 'BODY'"));
+  }
+  SECTION("a structure named as a couch but typed otherwise") {
+    Patient q = p;
+    q.structures.back().type = "";
+    q.structures.back().name = "Couch Interior";
+    find(q, "Bladder").mask.at(g.size[0] / 2, g.size[1] - 1, g.size[2] / 2) = 1;
+    CHECK(any_contains(planning_checks(q, find(q, "PTV"), &find(q, "BODY"), 3000), "couch structure 'Couch Interior'"));
+  }
+}
