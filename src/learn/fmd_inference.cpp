@@ -27,7 +27,8 @@ torch::Tensor fmd_sample_arc(LoadedFmdNetwork& network, FmdNetworkRole role, con
   const EdmConfig& edm = network.edm;
   torch::Tensor x;
   if (role == FmdNetworkRole::kStudent) {
-    const double sigma_gen = network.entry.value("generator_sigma", edm.sigma_max);
+    const double sigma_gen =
+        network.entry.is_object() ? network.entry.value("generator_sigma", edm.sigma_max) : edm.sigma_max;
     x = fmd_denoise(network.net, z * sigma_gen, torch::full({1}, sigma_gen), cond, edm.sigma_data);
   } else {
     if (sampler_steps < 1) throw UsageError("--sampler-steps must be at least 1");
