@@ -13,16 +13,18 @@ namespace {
 
 constexpr int kEmbeddingFrequencies = 8;
 
-// Group norm over (channels, rows, bixels) of each control point: [B,C,T,R,X] is viewed
-// as [B*T, C, R, X].
-torch::Tensor norm_per_control_point(torch::nn::GroupNorm& norm, const torch::Tensor& x) {
-  const auto b = x.size(0), c = x.size(1), t = x.size(2), r = x.size(3), w = x.size(4);
-  torch::Tensor y = norm->forward(x.permute({0, 2, 1, 3, 4}).reshape({b * t, c, r, w}));
-  return y.reshape({b, t, c, r, w}).permute({0, 2, 1, 3, 4});
+torch::nn::Conv2d conv2d(int in, int out, int kernel) {
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).padding(kernel / 2));
 }
 
-torch::nn::Conv3d conv(int in, int out, std::vector<int64_t> kernel, std::vector<int64_t> padding) {
-  return torch::nn::Conv3d(torch::nn::Conv3dOptions(in, out, kernel).padding(padding));
+// [B, C, T, R, X] <-> frames [B*T, C, R, X]: the per-control-point layout of the 2-D
+// convolutions and group norms.
+torch::Tensor to_frames(const torch::Tensor& x) {
+  return x.permute({0, 2, 1, 3, 4}).reshape({x.size(0) * x.size(2), x.size(1), x.size(3), x.size(4)});
+}
+torch::Tensor from_frames(const torch::Tensor& f, int64_t control_points) {
+  return f.reshape({f.size(0) / control_points, control_points, f.size(1), f.size(2), f.size(3)})
+      .permute({0, 2, 1, 3, 4});
 }
 
 }  // namespace
@@ -54,18 +56,20 @@ FmdNetworkConfig FmdNetworkConfig::from_json(const nlohmann::json& j, const std:
 
 FmdResBlockImpl::FmdResBlockImpl(int in, int out, int embedding, int groups) {
   norm_in_ = register_module("norm_in", torch::nn::GroupNorm(groups, in));
-  spatial_ = register_module("spatial", conv(in, out, {1, 3, 3}, {0, 1, 1}));
+  spatial_ = register_module("spatial", conv2d(in, out, 3));
   film_ = register_module("film", torch::nn::Linear(embedding, 2 * out));
   norm_mid_ = register_module("norm_mid", torch::nn::GroupNorm(groups, out));
-  along_arc_ = register_module("along_arc", conv(out, out, {3, 1, 1}, {1, 0, 0}));
-  if (in != out) skip_ = register_module("skip", conv(in, out, {1, 1, 1}, {0, 0, 0}));
+  along_arc_ = register_module(
+      "along_arc", torch::nn::Conv3d(torch::nn::Conv3dOptions(out, out, {3, 1, 1}).padding({1, 0, 0})));
+  if (in != out) skip_ = register_module("skip", conv2d(in, out, 1));
 }
 
-torch::Tensor FmdResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& embedding) {
-  torch::Tensor h = spatial_->forward(torch::silu(norm_per_control_point(norm_in_, x)));
-  const auto film = film_->forward(embedding).unsqueeze(-1).unsqueeze(-1).unsqueeze(-1).chunk(2, 1);
-  h = h * (1 + film[0]) + film[1];
-  h = along_arc_->forward(torch::silu(norm_per_control_point(norm_mid_, h)));
+torch::Tensor FmdResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& embedding,
+                                       int64_t control_points) {
+  torch::Tensor h = spatial_->forward(torch::silu(norm_in_->forward(x)));
+  const auto film = film_->forward(embedding).unsqueeze(-1).unsqueeze(-1).chunk(2, 1);
+  h = torch::silu(norm_mid_->forward(h * (1 + film[0]) + film[1]));
+  h = to_frames(along_arc_->forward(from_frames(h, control_points)));
   return (skip_ ? skip_->forward(x) : x) + h;
 }
 
@@ -73,7 +77,7 @@ FmdUNetImpl::FmdUNetImpl(const FmdNetworkConfig& c) : config_(c) {
   const int w = c.base_channels, e = c.embedding_channels, g = c.groups;
   embed_in_ = register_module("embed_in", torch::nn::Linear(2 * kEmbeddingFrequencies, e));
   embed_out_ = register_module("embed_out", torch::nn::Linear(e, e));
-  input_ = register_module("input", conv(1 + c.condition_channels, w, {1, 3, 3}, {0, 1, 1}));
+  input_ = register_module("input", conv2d(1 + c.condition_channels, w, 3));
   down0_ = register_module("down0", FmdResBlock(w, w, e, g));
   down1_ = register_module("down1", FmdResBlock(w, 2 * w, e, g));
   middle0_ = register_module("middle0", FmdResBlock(2 * w, 4 * w, e, g));
@@ -81,7 +85,7 @@ FmdUNetImpl::FmdUNetImpl(const FmdNetworkConfig& c) : config_(c) {
   up1_ = register_module("up1", FmdResBlock(4 * w + 2 * w, 2 * w, e, g));
   up0_ = register_module("up0", FmdResBlock(2 * w + w, w, e, g));
   output_norm_ = register_module("output_norm", torch::nn::GroupNorm(g, w));
-  output_ = register_module("output", conv(w, 1, {1, 3, 3}, {0, 1, 1}));
+  output_ = register_module("output", conv2d(w, 1, 3));
   // F starts at 0, so D starts as c_skip x (EDM's networks also zero their last layer).
   torch::NoGradGuard no_grad;
   output_->weight.zero_();
@@ -101,16 +105,18 @@ torch::Tensor FmdUNetImpl::forward(const torch::Tensor& x_in, const torch::Tenso
   torch::Tensor emb = torch::cat({torch::cos(phase), torch::sin(phase)}, 1);
   emb = torch::silu(embed_out_->forward(torch::silu(embed_in_->forward(emb))));
 
-  const auto pool = [](const torch::Tensor& t) { return F::avg_pool3d(t, F::AvgPool3dFuncOptions({1, 2, 2})); };
-  const auto upsample = [](const torch::Tensor& t) {
-    return t.repeat_interleave(2, 3).repeat_interleave(2, 4);  // nearest, x2 over rows and bixels
+  const int64_t t = x_in.size(2);
+  emb = emb.repeat_interleave(t, 0);  // one row per frame
+  const auto pool = [](const torch::Tensor& f) { return F::avg_pool2d(f, F::AvgPool2dFuncOptions(2)); };
+  const auto upsample = [](const torch::Tensor& f) {
+    return f.repeat_interleave(2, 2).repeat_interleave(2, 3);  // nearest, x2 over rows and bixels
   };
-  const torch::Tensor h0 = down0_->forward(input_->forward(torch::cat({x_in, condition}, 1)), emb);
-  const torch::Tensor h1 = down1_->forward(pool(h0), emb);
-  torch::Tensor h = middle1_->forward(middle0_->forward(pool(h1), emb), emb);
-  h = up1_->forward(torch::cat({upsample(h), h1}, 1), emb);
-  h = up0_->forward(torch::cat({upsample(h), h0}, 1), emb);
-  return output_->forward(torch::silu(norm_per_control_point(output_norm_, h)));
+  const torch::Tensor h0 = down0_->forward(input_->forward(to_frames(torch::cat({x_in, condition}, 1))), emb, t);
+  const torch::Tensor h1 = down1_->forward(pool(h0), emb, t);
+  torch::Tensor h = middle1_->forward(middle0_->forward(pool(h1), emb, t), emb, t);
+  h = up1_->forward(torch::cat({upsample(h), h1}, 1), emb, t);
+  h = up0_->forward(torch::cat({upsample(h), h0}, 1), emb, t);
+  return from_frames(output_->forward(torch::silu(output_norm_->forward(h))), t);
 }
 
 torch::Tensor fmd_denoise(FmdUNet& net, const torch::Tensor& x, const torch::Tensor& sigma,

@@ -1,10 +1,11 @@
 #pragma once
 // The FMD network: a compact (2+1)-D U-Net over one arc's fluence volume
 // [control point, row, bixel] on the canvas (learn/fmd_canvas.h). Every convolution is
-// factorised into a 3x3 convolution over the beam's-eye view of each control point and a
-// 3-tap convolution along the control points (the arc's neighbouring gantry angles), and
-// it pools only over rows and bixels, so an arc of any length is one input. Group norms
-// are taken per control point, so statistics do not depend on how many control points a
+// factorised into a 3x3 convolution over the beam's-eye view of each control point (run
+// as a 2-D convolution over all control points at once: LibTorch's fast path) and a 3-tap
+// convolution along the control points (the arc's neighbouring gantry angles), and it
+// pools only over rows and bixels, so an arc of any length is one input. Group norms are
+// taken per control point, so statistics do not depend on how many control points a
 // training window holds. The noise level enters every block as a FiLM scale/shift of an
 // embedding of c_noise (EDM's c_noise = ln(sigma) / 4). The teacher, the DMD2 fake score
 // and the one-step student share this architecture (DMD2 initialises both from the teacher).
@@ -36,11 +37,13 @@ struct FmdNetworkConfig {
 class FmdResBlockImpl : public torch::nn::Module {
  public:
   FmdResBlockImpl(int in_channels, int out_channels, int embedding_channels, int groups);
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& embedding);
+  // x: the control points as frames [B*T, C, R, X]; embedding [B*T, E]; T control points.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& embedding, int64_t control_points);
 
  private:
   torch::nn::GroupNorm norm_in_{nullptr}, norm_mid_{nullptr};
-  torch::nn::Conv3d spatial_{nullptr}, along_arc_{nullptr}, skip_{nullptr};
+  torch::nn::Conv2d spatial_{nullptr}, skip_{nullptr};
+  torch::nn::Conv3d along_arc_{nullptr};
   torch::nn::Linear film_{nullptr};
 };
 TORCH_MODULE(FmdResBlock);
@@ -56,7 +59,7 @@ class FmdUNetImpl : public torch::nn::Module {
  private:
   FmdNetworkConfig config_;
   torch::nn::Linear embed_in_{nullptr}, embed_out_{nullptr};
-  torch::nn::Conv3d input_{nullptr}, output_{nullptr};
+  torch::nn::Conv2d input_{nullptr}, output_{nullptr};
   FmdResBlock down0_{nullptr}, down1_{nullptr}, middle0_{nullptr}, middle1_{nullptr}, up1_{nullptr}, up0_{nullptr};
   torch::nn::GroupNorm output_norm_{nullptr};
 };
