@@ -92,6 +92,9 @@ void add_plan_options(CLI::App* sub, GenerateOptions& p, const std::string& prot
       ->capture_default_str();
   sub->add_option("--meterset-iter", p.meterset_max_iterations, "Meterset iteration limit")->capture_default_str();
   sub->add_option("--seed", p.fluence.seed, "Seed of the initial-fluence jitter")->capture_default_str();
+  sub->add_option("--weights", p.learned.weights_dir, "FMD model folder (default: the shipped models/fmd)");
+  sub->add_option("--fmd-seed", p.learned.seed, "FMD noise seed (another seed, another plan)")->capture_default_str();
+  sub->add_option("--sampler-steps", p.learned.sampler_steps, "fmd-teacher: EDM Heun steps")->capture_default_str();
 }
 
 Command register_generate(CLI::App& app, const GlobalOptions& global) {

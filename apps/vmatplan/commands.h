@@ -42,5 +42,6 @@ Command register_generate(CLI::App& app, const GlobalOptions& global);
 // resolutions, iterations, seed), bound to `plan`. Defined in cmd_generate.cpp.
 void add_plan_options(CLI::App* sub, GenerateOptions& plan, const std::string& protocol_help);
 Command register_batch(CLI::App& app, const GlobalOptions& global);
+Command register_train(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace vmatplan::cli

@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
                     cli::register_compare(app, global), cli::register_check(app, global),
                     cli::register_sequence(app, global), cli::register_export(app, global),
                     cli::register_optimize(app, global),
-                    cli::register_generate(app, global), cli::register_batch(app, global)})
+                    cli::register_generate(app, global), cli::register_batch(app, global),
+                    cli::register_train(app, global)})
     runs[cmd.app] = cmd.run;
 
   try {

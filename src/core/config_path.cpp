@@ -22,4 +22,12 @@ std::string config_path(const std::string& relative) {
   return p;
 }
 
+std::string model_dir(const std::string& name) {
+  if (const char* env = std::getenv("VMATPLAN_MODELS_DIR"); env && *env) return std::string(env) + "/" + name;
+  for (const std::string c : {VMATPLAN_SOURCE_DIR "/models/", "/usr/local/share/vmatplan/models/",
+                              "/usr/share/vmatplan/models/"})
+    if (fs::is_directory(c + name)) return c + name;
+  return VMATPLAN_SOURCE_DIR "/models/" + name;
+}
+
 }  // namespace vmatplan

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "vmatplan/core/error.h"
+#include "vmatplan/pipeline/fmd_generator.h"
 
 namespace vmatplan {
 namespace {
@@ -57,7 +58,10 @@ struct Registry {
 
 Registry<FluenceGeneratorFactory>& generators() {
   static Registry<FluenceGeneratorFactory> r{
-      {}, {{"classical", [] { return std::make_unique<ClassicalGenerator>(); }}}};
+      {},
+      {{"classical", [] { return std::make_unique<ClassicalGenerator>(); }},
+       {"fmd", [] { return make_fmd_generator(FmdGeneratorKind::kStudent); }},
+       {"fmd-teacher", [] { return make_fmd_generator(FmdGeneratorKind::kTeacher); }}}};
   return r;
 }
 

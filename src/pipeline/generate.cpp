@@ -210,6 +210,7 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
 
   FluenceStageContext context{patient, protocol, machine, roles, options.fluence,
                               [&clock](double f) { clock.report(f); }};
+  context.learned = options.learned;
   clock.begin("fluence");
   FluencePlan fluence = generator->generate(context);
   clock.end();

@@ -150,7 +150,7 @@ CATCH_TEST_CASE("generate fails on bad input without writing", "[pipeline]") {
 }
 
 CATCH_TEST_CASE("fluence stages are found by name and can be registered", "[pipeline]") {
-  CATCH_CHECK(fluence_generator_names() == std::vector<std::string>{"classical"});
+  CATCH_CHECK(fluence_generator_names() == std::vector<std::string>{"classical", "fmd", "fmd-teacher"});
   CATCH_CHECK(fluence_refiner_names() == std::vector<std::string>{"none"});
   CATCH_CHECK_THROWS_AS(make_fluence_refiner("lstm"), UsageError);
 

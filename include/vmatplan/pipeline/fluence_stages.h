@@ -8,8 +8,11 @@
 //   f = make_fluence_refiner("none")->refine(context, std::move(f));
 //
 // Built in: generator "classical" (make_classical_plan: geometry, engine, projected
-// L-BFGS, normalisation) and refiner "none" (passes the plan through). Others register a
+// L-BFGS, normalisation), generators "fmd" (the one-step FMD student) and "fmd-teacher"
+// (its EDM teacher; pipeline/fmd_generator.h, docs/fmd.md), and refiner "none" (passes the
+// plan through). Others register a
 // factory with register_fluence_generator / register_fluence_refiner at start-up.
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -25,6 +28,14 @@
 
 namespace vmatplan {
 
+// Options of the learned generators ("fmd", "fmd-teacher": pipeline/fmd_generator.h);
+// the classical generator ignores them.
+struct LearnedGeneratorOptions {
+  std::string weights_dir;  // model folder; "" = the shipped models/fmd (core/config_path.h)
+  uint64_t seed = 0;        // noise seed: the same seed gives the same plan, another another
+  int sampler_steps = 18;   // fmd-teacher: EDM Heun steps (2 N - 1 network evaluations)
+};
+
 // Everything a fluence stage may read. Stages never write files.
 struct FluenceStageContext {
   const Patient& patient;
@@ -33,6 +44,7 @@ struct FluenceStageContext {
   const StructureRoles& roles;
   const ClassicalPlanOptions& options;  // arcs, bixel, optimisation grid, seed, optimizer
   std::function<void(double fraction)> progress;  // 0..1 within the stage; may be empty
+  LearnedGeneratorOptions learned = {};
 };
 
 // A fluence-level plan: geometry plus fluence maps (MU, all fractions) on its grid.

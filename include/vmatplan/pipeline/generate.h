@@ -27,6 +27,7 @@
 #include "vmatplan/evaluation/plan_evaluation.h"
 #include "vmatplan/evaluation/protocol.h"
 #include "vmatplan/optimize/classical_planner.h"
+#include "vmatplan/pipeline/fluence_stages.h"
 #include "vmatplan/sequence/arc_sequencer.h"
 #include "vmatplan/sequence/complexity.h"
 
@@ -63,6 +64,7 @@ struct GenerateOptions {
   bool training_export = false;
   std::string out;
   bool overwrite = false;
+  LearnedGeneratorOptions learned;              // --weights, --fmd-seed, --sampler-steps
 };
 
 struct StageProgress {

@@ -1,0 +1,28 @@
+#pragma once
+// The learned fluence generators (docs/fmd.md): "fmd" samples every arc's fluence with the
+// one-step FMD student, "fmd-teacher" with its EDM teacher (Heun, sampler_steps steps).
+//
+//   auto g = make_fluence_generator("fmd");        // registered in fluence_stages.cpp
+//   context.learned = {"models/fmd", 7, 18};       // weights folder, noise seed, steps
+//   FluencePlan f = g->generate(context);
+//
+// Steps: plan geometry and fluence grid as the classical planner makes them (isocentre at
+// the target, jaws fitted, fluence_grid_for_plan) -> BEV conditioning
+// (compute_bev_conditioning, the function the training export uses) -> per arc: canvas,
+// network, back to the plan grid (fmd_canvas.h, exact) -> MU: x * fmd_fluence_scale_mu
+// (dose per fraction, control points) * fractions. No engine is built and no
+// normalisation is applied here: the meterset stage and the final MU renormalisation of
+// `generate` do that. info (summary.json "fluence_stage") records the generator, weights
+// folder, file and SHA-256, seed, steps, network evaluations and the seconds spent.
+// A missing or wrong model folder is an InputError naming the file.
+#include <memory>
+
+#include "vmatplan/pipeline/fluence_stages.h"
+
+namespace vmatplan {
+
+enum class FmdGeneratorKind { kStudent, kTeacher };
+
+std::unique_ptr<FluenceGenerator> make_fmd_generator(FmdGeneratorKind kind);
+
+}  // namespace vmatplan

@@ -1,0 +1,56 @@
+// End to end: `vmatplan train fmd-teacher`, `train fmd-student` (smoke sizes) and
+// `generate --generator fmd` with those weights on a tiny phantom; a missing model is one
+// line naming the file.
+#include <torch/torch.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "fmd_test_data.h"
+#include "test_support.h"
+#include "vmatplan/core/json_file.h"
+#include "vmatplan/core/sha256.h"
+
+using namespace vmatplan;
+namespace fs = std::filesystem;
+
+CATCH_TEST_CASE("cli: train fmd-teacher, fmd-student, then generate --generator fmd", "[learn][fmd][cli]") {
+  const std::string dir = test::scratch_dir("fmd_cli");
+  const std::string data = test::write_synthetic_training_set(dir + "/data", 2, 300);
+  const std::string smoke = " --threads 1 --epochs 1 --batch 2 --window 4 --steps-per-epoch 3 --val-windows 2";
+  auto r = test::run_cli("train fmd-teacher --data " + data + " --val-data " + data + " --out " + dir +
+                         "/teacher --width 8" + smoke);
+  CATCH_INFO(r.err);
+  CATCH_REQUIRE(r.exit_code == 0);
+  CATCH_CHECK(r.err.find("ETA") != std::string::npos);
+  r = test::run_cli("train fmd-student --data " + data + " --teacher " + dir + "/teacher --out " + dir + "/fmd" +
+                    smoke + " --fake-updates 2");
+  CATCH_INFO(r.err);
+  CATCH_REQUIRE(r.exit_code == 0);
+  const nlohmann::json manifest = read_json_file(dir + "/fmd/manifest.json");
+  CATCH_CHECK(manifest["networks"]["student"]["training"]["command"].get<std::string>().rfind(
+                  "vmatplan train fmd-student --data", 0) == 0);
+
+  std::string patient;
+  r = test::make_tiny_phantom(dir, 7, &patient);
+  CATCH_REQUIRE(r.exit_code == 0);
+  r = test::run_cli("--threads 1 generate --patient " + patient + test::kCoarsePlanFlags +
+                    " --generator fmd --fmd-seed 3 --weights " + dir + "/fmd --out " + dir + "/plan");
+  CATCH_INFO(r.err);
+  CATCH_REQUIRE(r.exit_code == 0);
+  const nlohmann::json s = read_json_file(dir + "/plan/summary.json");
+  CATCH_CHECK(s["fluence_stage"]["generator"] == "fmd");
+  CATCH_CHECK(s["fluence_stage"]["weights_sha256"] == sha256_file_hex(dir + "/fmd/student.safetensors"));
+  CATCH_CHECK(s["fluence_stage"]["generation_seconds"].get<double>() > 0);
+  CATCH_CHECK(s["plan"]["deliverability_violations"] == 0);
+
+  // No model: one line naming the manifest the generator looked for.
+  r = test::run_cli("--threads 1 generate --patient " + patient + test::kCoarsePlanFlags +
+                    " --generator fmd-teacher --weights " + dir + "/none --out " + dir + "/plan2");
+  CATCH_CHECK(r.exit_code == 1);
+  CATCH_CHECK_THAT(r.err, Catch::EndsWith("\nvmatplan: error: " + dir +
+                                          "/none/manifest.json: no FMD model here (train one: docs/fmd.md, "
+                                          "or pass --weights DIR)\n"));
+  CATCH_CHECK(!fs::exists(dir + "/plan2"));
+}
