@@ -42,5 +42,7 @@ Command register_generate(CLI::App& app, const GlobalOptions& global);
 // resolutions, iterations, seed), bound to `plan`. Defined in cmd_generate.cpp.
 void add_plan_options(CLI::App* sub, GenerateOptions& plan, const std::string& protocol_help);
 Command register_batch(CLI::App& app, const GlobalOptions& global);
+// `train l2plan` under a `train` parent (cmd_train_l2plan.cpp).
+Command add_train_l2plan_command(CLI::App& train, const GlobalOptions& global);
 
 }  // namespace vmatplan::cli

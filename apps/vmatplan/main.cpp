@@ -12,6 +12,7 @@
 #include "vmatplan/core/staged_output.h"
 #include "vmatplan/core/version.h"
 #include "vmatplan/dose/pencil_beam_engine.h"
+#include "vmatplan/learn/l2plan_refiners.h"
 
 int main(int argc, char** argv) {
   using namespace vmatplan;
@@ -28,14 +29,18 @@ int main(int argc, char** argv) {
                  "Worker threads (default 0 = all cores; batch --jobs N shares them out); tests and CI use 1")
       ->capture_default_str();
 
+  register_learned_refiners({});  // before the flags: --refiner's help lists them
   std::map<CLI::App*, cli::RunFn> runs;
+  CLI::App* train = app.add_subcommand("train", "Train the learned stages");
+  train->require_subcommand(1);
   for (auto cmd : {cli::register_inspect(app, global), cli::register_phantom(app, global),
                     cli::register_water(app, global), cli::register_dose(app, global),
                     cli::register_evaluate(app, global),
                     cli::register_compare(app, global), cli::register_check(app, global),
                     cli::register_sequence(app, global), cli::register_export(app, global),
                     cli::register_optimize(app, global),
-                    cli::register_generate(app, global), cli::register_batch(app, global)})
+                    cli::register_generate(app, global), cli::register_batch(app, global),
+                    cli::add_train_l2plan_command(*train, global)})
     runs[cmd.app] = cmd.run;
 
   try {
@@ -56,7 +61,10 @@ int main(int argc, char** argv) {
   try {
     setup_logging(global.verbose ? "debug" : global.log_level);
     set_dose_engine_threads(global.threads);  // vmatplan's worker threads and LibTorch's
-    for (auto* sub : app.get_subcommands()) return runs.at(sub)();
+    for (auto* sub : app.get_subcommands()) {
+      while (!runs.count(sub) && !sub->get_subcommands().empty()) sub = sub->get_subcommands().front();
+      return runs.at(sub)();
+    }
     return 2;
   } catch (const UsageError& e) {
     std::cerr << "vmatplan: " << e.what() << "\n";
