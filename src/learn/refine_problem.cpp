@@ -61,9 +61,7 @@ RefineProblem::RefineProblem(DoseFunction dose, std::shared_ptr<const PlanObject
   if (!pairs.empty()) pairs.pop_back();
   m.cp_pairs = torch::tensor(pairs, torch::kFloat).view({-1, 1, 1});
   m.jaw = jaw_overlap(geometry, m.grid);
-  torch::Tensor x = torch::tensor(start.values, torch::kFloat).view({m.cps, m.grid.row_count(), m.grid.bixel_count});
-  // The start is delivered fluence (jaw applied): undo the jaw factor where it is partial.
-  x = torch::where(m.jaw > 0, x / m.jaw.clamp_min(1e-6), torch::zeros_like(x)).clamp_min(0);
+  torch::Tensor x = variables(start);
   const double n_pos = (x > 0).sum().item<double>();
   m.f_ref = n_pos > 0 ? x.sum().item<double>() / n_pos : 1.0;
   m.f_max = weights.f_max_mu > 0 ? weights.f_max_mu : 4.0 * m.f_ref;
@@ -106,6 +104,13 @@ double RefineProblem::value_only(const at::Tensor& x) const {
 
 at::Tensor RefineProblem::start() const { return impl_->start.clone(); }
 at::Tensor RefineProblem::delivered(const at::Tensor& x) const { return impl_->jaw.to(x.dtype()) * x; }
+
+at::Tensor RefineProblem::variables(const FluenceMaps& delivered) const {
+  const Impl& m = *impl_;
+  torch::Tensor x = torch::tensor(delivered.values, torch::kFloat).view({m.cps, m.grid.row_count(), m.grid.bixel_count});
+  // Delivered fluence has the jaw factor applied: undo it where it is partial.
+  return torch::where(m.jaw > 0, x / m.jaw.clamp_min(1e-6), torch::zeros_like(x)).clamp_min(0);
+}
 
 FluenceMaps RefineProblem::to_maps(const at::Tensor& x) const {
   torch::NoGradGuard ng;

@@ -44,6 +44,7 @@ class RefineProblem {
   at::Tensor start() const;          // the start as a float tensor, projected onto the bounds
   at::Tensor delivered(const at::Tensor& x) const;  // jaw * x
   FluenceMaps to_maps(const at::Tensor& x) const;   // delivered fluence as maps
+  at::Tensor variables(const FluenceMaps& delivered) const;  // inverse of to_maps (jaw > 0)
   // [control points - 1, 1, 1]: 1 where control points c and c + 1 are in one arc.
   at::Tensor cp_pairs() const;
   double f_ref_mu() const;
