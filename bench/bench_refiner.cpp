@@ -88,6 +88,9 @@ struct RefinerSettings {
   std::vector<uint64_t> validation_seeds{20000, 20001};
   int reference_iterations = 1000;
   std::vector<std::pair<std::string, double>> weight_factors;  // objective change (flexibility)
+  // > 0: start from the L-BFGS iterate after this many iterations (a stand-in for a
+  // generator's near-optimal output until FMD exists) instead of the conformal start.
+  int start_lbfgs_iterations = 0;
 };
 
 // A patient's refinement problem on the engine from the conformal start.
@@ -113,6 +116,19 @@ Case make_case(const BenchPatient& bp, const Machine& machine, const StructureRo
   w.prescription_gy = c.refine.prescription_gy;
   c.problem = std::make_unique<RefineProblem>(c.refine.engine_dose(), c.objective, c.refine.geometry,
                                               c.refine.conformal_start, w);
+  if (rs.start_lbfgs_iterations > 0) {
+    FluenceOptimizerOptions oo = w;
+    oo.max_iterations = rs.start_lbfgs_iterations;
+    oo.relative_tolerance = -1.0;
+    oo.leaf_transmission = 0.0;
+    oo.f_max_mu = c.problem->f_max_mu();
+    FluenceOptimizationResult r = optimize_fluence(*c.refine.engine, *c.objective, c.refine.geometry,
+                                                   c.problem->to_maps(c.problem->start()), oo);
+    // Same f_ref and bounds as before (the weights' f_max), new start.
+    w.f_max_mu = c.problem->f_max_mu();
+    auto p = std::make_unique<RefineProblem>(c.refine.engine_dose(), c.objective, c.refine.geometry, r.fluence, w);
+    c.problem = std::move(p);
+  }
   return c;
 }
 
@@ -260,6 +276,8 @@ int main(int argc, char** argv) {
   app.add_option("--validation-seeds", rs.validation_seeds, "Seeds for the Adam learning rate (20000-20019)")
       ->delimiter(',');
   app.add_option("--reference-iterations", rs.reference_iterations, "Iterations of the converged L-BFGS reference");
+  app.add_option("--start-lbfgs", rs.start_lbfgs_iterations,
+                 "Start from the L-BFGS iterate after K iterations instead of the conformal start");
   app.add_option("--objective-weight", factors, "ROLE=FACTOR objective weight change (flexibility runs)");
   CLI11_PARSE(app, argc, argv);
   for (const std::string& f : factors) {
