@@ -2,6 +2,7 @@
 // (see l2plan_optimizer.h).
 #include "vmatplan/learn/l2plan_optimizer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -96,7 +97,7 @@ torch::Tensor l2plan_step(L2PlanNet net, const L2PlanArchitecture& arch, const R
   const double f_ref = problem.f_ref_mu(), f_max = problem.f_max_mu();
   torch::Tensor g = g_in.detach().to(torch::kFloat);
   const double gmax = g.abs().max().item<double>();
-  const double alpha = gmax > 0 ? arch.step_fraction * f_ref / gmax : 0.0;
+  const double alpha = gmax > 0 ? state.step_scale * arch.step_fraction * f_ref / gmax : 0.0;
   torch::Tensor u;
   if (net) {
     const double grms = std::sqrt(g.pow(2).mean().item<double>()) + 1e-30;
@@ -145,21 +146,25 @@ RefineTrace run_l2plan(L2PlanNet net, const L2PlanArchitecture& arch, const Refi
     if (safeguard && !(f_new <= f)) {
       ++trace.fallbacks;
       const double gmax = g.abs().max().item<double>();
-      double alpha = gmax > 0 ? arch.step_fraction * problem.f_ref_mu() / gmax : 0.0;
+      const double alpha0 = gmax > 0 ? arch.step_fraction * problem.f_ref_mu() / gmax : 0.0;
+      double scale = state.step_scale;
       bool accepted = false;
-      for (int k = 0; k < 10 && alpha > 0; ++k, alpha *= 0.5) {
-        x_new = (x - alpha * g).clamp(0.0, problem.f_max_mu());
+      for (int k = 0; k < 10 && alpha0 > 0; ++k, scale *= 0.5) {
+        x_new = (x - scale * alpha0 * g).clamp(0.0, problem.f_max_mu());
         f_new = problem.value_and_grad(x_new, &g_new);
         if (f_new < f) {
           accepted = true;
           break;
         }
       }
+      state.step_scale = scale;
       if (!accepted) {
         ++trace.stalls;
         trace.objective.push_back(f);
         continue;
       }
+    } else {
+      state.step_scale = std::min(1.0, 2.0 * state.step_scale);
     }
     x = x_new;
     g = g_new;

@@ -18,7 +18,7 @@
 //
 // Safeguard (inference): a step that raises the objective is never accepted; backtracking
 // on the plain projected gradient step (alpha halved up to 10 times) replaces it, and when
-// that also fails x stays.
+// that also fails x stays. The scale that worked carries over (L2PlanState::step_scale).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -61,6 +61,10 @@ TORCH_MODULE(L2PlanNet);
 // The optimiser's state across steps.
 struct L2PlanState {
   torch::Tensor h, c, momentum;
+  // Multiplies alpha_t. The safeguard sets it to the backtracking factor that worked and
+  // doubles it (up to 1) after an accepted step, so that near an optimum the steps do not
+  // start from a length that failed a step before; 1 in meta-training (no safeguard).
+  double step_scale = 1.0;
 };
 
 // One L2Plan update of x (not safeguarded). net may be empty (= projected gradient descent
