@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "vmatplan/core/error.h"
 #include "vmatplan/pipeline/fluence_stages.h"
+#include "vmatplan/pipeline/l2plan_refiners.h"
 #include "vmatplan/pipeline/generate.h"
 
 namespace vmatplan::cli {
@@ -17,6 +18,8 @@ namespace {
 struct GenerateCmdOptions {
   GenerateOptions plan;
   bool json = false;
+  LearnedRefinerSettings refine;
+  std::vector<std::string> objective_weights;  // ROLE=FACTOR
 };
 
 std::string joined(const std::vector<std::string>& v) {
@@ -27,6 +30,8 @@ std::string joined(const std::vector<std::string>& v) {
 
 int run_generate(GenerateCmdOptions opt, const GlobalOptions& global) {
   opt.plan.threads = global.threads;
+  for (const std::string& w : opt.objective_weights) opt.refine.objective_weight_factors.push_back(parse_objective_weight(w));
+  register_learned_refiners(opt.refine);
   const bool tty = isatty(fileno(stderr));
   std::string last_stage;
   auto progress = [&](const StageProgress& p) {
@@ -108,6 +113,13 @@ Command register_generate(CLI::App& app, const GlobalOptions& global) {
   sub->add_flag("--training-export", p.training_export,
                 "Also write training.safetensors (BEV conditioning + refined fluence, docs/training_set.md)");
   sub->add_flag("--json", opt->json, "Print summary.json on stdout");
+  sub->add_option("--refine-steps", opt->refine.steps, "Step budget of the l2plan/pgd/adam/lbfgs refiners")
+      ->capture_default_str();
+  sub->add_option("--l2plan-model", opt->refine.model_dir, "L2Plan model folder (default: models/l2plan)");
+  sub->add_option("--refine-dose", opt->refine.dose, "Dose model of the refiner's gradients: engine or predictor")
+      ->capture_default_str();
+  sub->add_option("--objective-weight", opt->objective_weights,
+                  "ROLE=FACTOR: multiply that role's objective weights in the refiner (repeatable)");
   return {sub, [opt, &global] { return run_generate(*opt, global); }};
 }
 

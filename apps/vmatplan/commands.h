@@ -42,6 +42,9 @@ Command register_generate(CLI::App& app, const GlobalOptions& global);
 // resolutions, iterations, seed), bound to `plan`. Defined in cmd_generate.cpp.
 void add_plan_options(CLI::App* sub, GenerateOptions& plan, const std::string& protocol_help);
 Command register_batch(CLI::App& app, const GlobalOptions& global);
+// `train fmd-teacher|fmd-student` (cmd_train.cpp); its run dispatches between the two.
 Command register_train(CLI::App& app, const GlobalOptions& global);
+// `train l2plan` under the `train` parent (cmd_train_l2plan.cpp).
+Command add_train_l2plan_command(CLI::App& train, const GlobalOptions& global);
 
 }  // namespace vmatplan::cli

@@ -12,6 +12,7 @@
 #include "vmatplan/core/staged_output.h"
 #include "vmatplan/core/version.h"
 #include "vmatplan/dose/pencil_beam_engine.h"
+#include "vmatplan/pipeline/l2plan_refiners.h"
 
 int main(int argc, char** argv) {
   using namespace vmatplan;
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
                  "Worker threads (default 0 = all cores; batch --jobs N shares them out); tests and CI use 1")
       ->capture_default_str();
 
+  register_learned_refiners({});  // before the flags: --refiner's help lists them
   std::map<CLI::App*, cli::RunFn> runs;
   for (auto cmd : {cli::register_inspect(app, global), cli::register_phantom(app, global),
                     cli::register_water(app, global), cli::register_dose(app, global),
@@ -38,6 +40,12 @@ int main(int argc, char** argv) {
                     cli::register_generate(app, global), cli::register_batch(app, global),
                     cli::register_train(app, global)})
     runs[cmd.app] = cmd.run;
+  // `train` holds the FMD commands (cmd_train.cpp) and L2Plan's (cmd_train_l2plan.cpp).
+  {
+    CLI::App* train = app.get_subcommand("train");
+    const cli::Command l2plan = cli::add_train_l2plan_command(*train, global);
+    runs[l2plan.app] = l2plan.run;
+  }
 
   try {
     app.parse(argc, argv);
@@ -57,7 +65,13 @@ int main(int argc, char** argv) {
   try {
     setup_logging(global.verbose ? "debug" : global.log_level);
     set_dose_engine_threads(global.threads);  // vmatplan's worker threads and LibTorch's
-    for (auto* sub : app.get_subcommands()) return runs.at(sub)();
+    for (auto* sub : app.get_subcommands()) {
+      // The deepest chosen subcommand with its own run (train l2plan), else the nearest.
+      while (!sub->get_subcommands().empty() &&
+             (!runs.count(sub) || runs.count(sub->get_subcommands().front())))
+        sub = sub->get_subcommands().front();
+      return runs.at(sub)();
+    }
     return 2;
   } catch (const UsageError& e) {
     std::cerr << "vmatplan: " << e.what() << "\n";

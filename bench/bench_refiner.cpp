@@ -1,0 +1,300 @@
+// L2Plan benchmark (issue 13): the dose predictor against the pencil-beam engine, and the
+// convergence of the refiners (L2Plan, projected gradient, Adam, L-BFGS) from the same
+// conformal start, as objective / converged classical optimum after N steps.
+//
+//   bench_refiner --seeds 30000,30001 [--weights DIR] [--sections predictor,refiners]
+//                 [--spacing 2,2,2.5] [--bixel 5] [--dose-spacing 5] [--arc-spacing 4]
+//
+// Patients: pelvis phantoms made in-process from their seeds (as `vmatplan phantom --seed
+// N --spacing ...`), and any --patient DIR[=PROTOCOL] (e.g. the public phantoms). Prints
+// tables on stdout; times are wall seconds on whatever the machine is doing.
+#include <torch/torch.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+#include "vmatplan/core/threads.h"
+#include "vmatplan/io/patient_loader.h"
+#include "vmatplan/learn/dose_predictor.h"
+#include "vmatplan/learn/l2plan_training.h"
+#include "vmatplan/learn/refine_problem.h"
+#include "vmatplan/patient/pelvis_phantom.h"
+
+using namespace vmatplan;
+
+namespace {
+
+struct BenchPatient {
+  std::string name;
+  Patient patient;
+  Protocol protocol;
+};
+
+std::vector<BenchPatient> load_patients(const std::vector<uint64_t>& seeds, const std::vector<double>& spacing,
+                                        const std::vector<std::string>& dirs) {
+  std::vector<BenchPatient> out;
+  for (uint64_t s : seeds) {
+    PelvisPhantomOptions po;
+    po.seed = s;
+    if (spacing.size() == 3) po.spacing_mm = {spacing[0], spacing[1], spacing[2]};
+    out.push_back({"seed " + std::to_string(s), make_pelvis_phantom(po), load_protocol(kDefaultProtocol)});
+  }
+  for (const std::string& d : dirs) {
+    const auto eq = d.find('=');
+    const std::string path = d.substr(0, eq);
+    const std::string protocol = eq == std::string::npos ? kDefaultProtocol : d.substr(eq + 1);
+    out.push_back({path.substr(path.find_last_of('/') + 1), load_patient(path), load_protocol(protocol)});
+  }
+  return out;
+}
+
+void predictor_section(const std::vector<BenchPatient>& patients, const Machine& machine,
+                       const StructureRoles& roles, const RefineCaseOptions& co) {
+  std::printf("\n## Dose predictor vs pencil-beam engine (objective fwd + grad, best of 3)\n\n");
+  std::printf("| patient | coarse mm | plane mm | engine s | predictor s | speed-up | dose-only speed-up | near voxels | gamma 3%%/3mm %% | "
+              "max err %% | mean err %% | grad cosine | F ratio | engine set-up s | predictor set-up s |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  for (const BenchPatient& bp : patients) {
+    RefineCaseOptions o = co;
+    o.build_predictor = false;
+    RefineCase c = make_refine_case(bp.patient, bp.protocol, machine, roles, o);
+    const PlanObjective objective(bp.patient, bp.protocol, roles, c.engine->dose_grid(), c.engine->compute_voxels());
+    torch::Tensor f = torch::tensor(c.conformal_start.values, torch::kFloat)
+                          .view({c.conformal_start.control_point_count, c.grid.row_count(), c.grid.bixel_count});
+    const Structure& target = roles.resolve(bp.patient, bp.protocol.prescription.targets.front().role);
+    DosePredictor pred(bp.patient, machine, c.geometry, c.grid, c.engine->dose_grid(), c.engine->compute_voxels(),
+                       &target.mask, co.predictor);
+    const PredictorAgreement a = measure_predictor(*c.engine, pred, objective, f);
+    std::printf("| %s | %.1f | %.1f | %.3f | %.4f | %.1f | %.1f | %lld | %.1f | %.2f | %.2f | %.4f | %.3f | %.2f | %.2f |\n",
+                bp.name.c_str(), co.predictor.coarse_spacing_mm, co.predictor.plane_spacing_mm, a.engine_seconds,
+                a.predictor_seconds, a.engine_seconds / a.predictor_seconds,
+                a.engine_dose_seconds / a.predictor_dose_seconds, static_cast<long long>(pred.near_target_voxel_count()),
+                a.gamma_pass_pct, a.max_abs_error_pct,
+                a.mean_abs_error_pct, a.gradient_cosine, a.objective_ratio, c.engine->setup_seconds(),
+                pred.setup_seconds());
+    std::fflush(stdout);
+  }
+}
+
+struct RefinerSettings {
+  std::vector<int> steps{5, 10, 20, 30, 50};
+  std::string weights_dir;  // "" = no L2Plan row
+  std::vector<double> adam_lr{0.01, 0.03, 0.1, 0.3};
+  std::vector<uint64_t> validation_seeds{20000, 20001};
+  int reference_iterations = 1000;
+  std::vector<std::pair<std::string, double>> weight_factors;  // objective change (flexibility)
+  // > 0: start from the L-BFGS iterate after this many iterations (a stand-in for a
+  // generator's near-optimal output until FMD exists) instead of the conformal start.
+  int start_lbfgs_iterations = 0;
+};
+
+// A patient's refinement problem on the engine from the conformal start.
+struct Case {
+  RefineCase refine;
+  std::shared_ptr<const PlanObjective> objective;
+  std::unique_ptr<RefineProblem> problem;
+};
+
+Case make_case(const BenchPatient& bp, const Machine& machine, const StructureRoles& roles, const RefineCaseOptions& co,
+               const RefinerSettings& rs) {
+  Case c;
+  RefineCaseOptions o = co;
+  o.build_predictor = false;
+  c.refine = make_refine_case(bp.patient, bp.protocol, machine, roles, o);
+  Protocol protocol = bp.protocol;
+  for (const auto& [role, factor] : rs.weight_factors)
+    for (ObjectiveSpec& s : protocol.objectives)
+      if (s.role == role) s.weight *= factor;
+  c.objective = std::make_shared<const PlanObjective>(bp.patient, protocol, roles, c.refine.engine->dose_grid(),
+                                                      c.refine.engine->compute_voxels());
+  FluenceOptimizerOptions w = co.plan.optimizer;
+  w.prescription_gy = c.refine.prescription_gy;
+  c.problem = std::make_unique<RefineProblem>(c.refine.engine_dose(), c.objective, c.refine.geometry,
+                                              c.refine.conformal_start, w);
+  if (rs.start_lbfgs_iterations > 0) {
+    FluenceOptimizerOptions oo = w;
+    oo.max_iterations = rs.start_lbfgs_iterations;
+    oo.relative_tolerance = -1.0;
+    oo.leaf_transmission = 0.0;
+    oo.f_max_mu = c.problem->f_max_mu();
+    FluenceOptimizationResult r = optimize_fluence(*c.refine.engine, *c.objective, c.refine.geometry,
+                                                   c.problem->to_maps(c.problem->start()), oo);
+    // Same f_ref and bounds as before (the weights' f_max), new start.
+    w.f_max_mu = c.problem->f_max_mu();
+    auto p = std::make_unique<RefineProblem>(c.refine.engine_dose(), c.objective, c.refine.geometry, r.fluence, w);
+    c.problem = std::move(p);
+  }
+  return c;
+}
+
+// The classical projected L-BFGS on the same problem (no transmission, same bounds): its
+// objective after each iteration, evaluated on the refiners' problem.
+std::vector<double> lbfgs_trace(const Case& c, int iterations, double relative_tolerance, torch::Tensor* x_final) {
+  FluenceOptimizerOptions oo;
+  oo.prescription_gy = c.refine.prescription_gy;
+  oo.max_iterations = iterations;
+  oo.relative_tolerance = relative_tolerance;
+  oo.leaf_transmission = 0.0;
+  oo.f_max_mu = c.problem->f_max_mu();
+  std::vector<double> trace;
+  oo.progress = [&](const IterationRecord& r) { trace.push_back(r.objective); };
+  FluenceOptimizationResult r =
+      optimize_fluence(*c.refine.engine, *c.objective, c.refine.geometry, c.problem->to_maps(c.problem->start()), oo);
+  if (x_final) *x_final = c.problem->variables(r.fluence);
+  return trace;
+}
+
+double at_step(const std::vector<double>& trace, int k) {
+  return trace[std::min(static_cast<size_t>(k), trace.size() - 1)];
+}
+
+void refiner_section(const std::vector<BenchPatient>& patients, const std::vector<BenchPatient>& validation,
+                     const Machine& machine, const StructureRoles& roles, const RefineCaseOptions& co,
+                     const RefinerSettings& rs) {
+  const int max_steps = *std::max_element(rs.steps.begin(), rs.steps.end());
+  // Adam's learning rate: the lowest mean log(F_20 / F_0) on the validation patients.
+  double adam_lr = rs.adam_lr.front();
+  if (rs.adam_lr.size() > 1 && !validation.empty()) {
+    std::printf("\n## Adam learning rate on validation patients (mean log F(20)/F(0))\n\n| lr x f_ref | score |\n|---|---|\n");
+    std::vector<Case> vcases;
+    for (const BenchPatient& bp : validation) vcases.push_back(make_case(bp, machine, roles, co, rs));
+    double best = 1e300;
+    for (double lr : rs.adam_lr) {
+      double score = 0;
+      for (const Case& c : vcases) {
+        const RefineTrace t = run_adam(*c.problem, c.problem->start(), 20, lr);
+        score += std::log(t.objective.back() / t.objective.front()) / vcases.size();
+      }
+      std::printf("| %.3g | %.4f |\n", lr, score);
+      if (score < best) {
+        best = score;
+        adam_lr = lr;
+      }
+    }
+  }
+  L2PlanModel model;
+  if (!rs.weights_dir.empty()) model = load_l2plan_model(rs.weights_dir);
+  L2PlanArchitecture pgd_arch;
+  pgd_arch.row_prior = model.net ? model.arch.row_prior : true;
+  pgd_arch.cp_prior = model.net ? model.arch.cp_prior : true;
+
+  std::map<std::string, std::vector<std::vector<double>>> ratios;  // method -> patient -> ratio per step
+  std::map<std::string, double> seconds_per_step;
+  std::vector<std::string> order;
+  auto add = [&](const std::string& name, const std::vector<double>& trace, double f_star, double seconds) {
+    if (!ratios.count(name)) order.push_back(name);
+    std::vector<double> r;
+    for (int k : rs.steps) r.push_back(at_step(trace, k) / f_star);
+    ratios[name].push_back(r);
+    seconds_per_step[name] += seconds / max_steps / patients.size();
+  };
+  for (const BenchPatient& bp : patients) {
+    const Case c = make_case(bp, machine, roles, co, rs);
+    const auto t0 = std::chrono::steady_clock::now();
+    torch::Tensor x_ref;
+    const std::vector<double> ref = lbfgs_trace(c, rs.reference_iterations, 1e-4, &x_ref);
+    const double ref_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    auto t1 = std::chrono::steady_clock::now();
+    const std::vector<double> lb = lbfgs_trace(c, max_steps, -1.0, nullptr);
+    const double lb_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    const RefineTrace pgd = run_l2plan(nullptr, pgd_arch, *c.problem, c.problem->start(), max_steps);
+    const RefineTrace adam = run_adam(*c.problem, c.problem->start(), max_steps, adam_lr);
+    RefineTrace l2;
+    if (model.net) l2 = run_l2plan(model.net, model.arch, *c.problem, c.problem->start(), max_steps);
+    double f_star = std::min({ref.back(), c.problem->value_only(x_ref), *std::min_element(lb.begin(), lb.end()),
+                              pgd.objective.back(), adam.objective.back()});
+    if (model.net) f_star = std::min(f_star, l2.objective.back());
+    std::printf("# %s: F(start) %.4g, converged L-BFGS F* %.4g after %zu iterations (%.1f s)\n", bp.name.c_str(),
+                c.problem->value_only(c.problem->start()), f_star, ref.size() - 1, ref_s);
+    std::fflush(stdout);
+    if (model.net) add("L2Plan (smoke-trained)", l2.objective, f_star, l2.seconds);
+    add("projected gradient", pgd.objective, f_star, pgd.seconds);
+    add("Adam (lr " + std::to_string(adam_lr).substr(0, 5) + " f_ref)", adam.objective, f_star, adam.seconds);
+    add("L-BFGS", lb, f_star, lb_s);
+  }
+  std::printf("\n## Objective / converged optimum after N steps (mean over %zu patients; max in brackets)\n\n",
+              patients.size());
+  std::printf("| method |");
+  for (int k : rs.steps) std::printf(" %d |", k);
+  std::printf(" s per step | within 2 %% at <= 30 steps |\n|---|");
+  for (size_t i = 0; i < rs.steps.size(); ++i) std::printf("---|");
+  std::printf("---|---|\n");
+  for (const std::string& name : order) {
+    std::printf("| %s |", name.c_str());
+    const auto& per = ratios[name];
+    int within = 0;
+    for (const auto& r : per) {
+      bool ok = false;
+      for (size_t j = 0; j < rs.steps.size(); ++j)
+        if (rs.steps[j] <= 30 && r[j] <= 1.02) ok = true;
+      within += ok;
+    }
+    for (size_t j = 0; j < rs.steps.size(); ++j) {
+      double mean = 0, mx = 0;
+      for (const auto& r : per) {
+        mean += r[j] / per.size();
+        mx = std::max(mx, r[j]);
+      }
+      std::printf(" %.3f (%.3f) |", mean, mx);
+    }
+    std::printf(" %.3f | %d / %zu |\n", seconds_per_step[name], within, per.size());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"L2Plan benchmark: dose predictor and refiner convergence"};
+  std::vector<uint64_t> seeds{30000, 30001};
+  std::vector<std::string> dirs, sections{"predictor", "refiners"};
+  std::vector<double> spacing{2, 2, 2.5};
+  RefineCaseOptions co;
+  double arc_spacing_deg = 4.0;
+  int threads = 2;
+  app.add_option("--seeds", seeds, "Phantom seeds (test: 30000-30029)")->delimiter(',');
+  app.add_option("--patient", dirs, "Patient folder [=protocol]");
+  app.add_option("--spacing", spacing, "Phantom CT spacing X,Y,Z mm")->delimiter(',');
+  app.add_option("--bixel", co.plan.bixel_width_mm, "Bixel width, mm");
+  app.add_option("--dose-spacing", co.plan.dose_spacing_mm, "Reference dose grid, mm");
+  app.add_option("--arc-spacing", arc_spacing_deg, "Control-point spacing, deg");
+  app.add_option("--coarse", co.predictor.coarse_spacing_mm, "Predictor dose grid, mm");
+  app.add_option("--plane", co.predictor.plane_spacing_mm, "Predictor sample plane, mm");
+  app.add_option("--near", co.predictor.fine_margin_mm, "Predictor full-grid margin around the target, mm");
+  app.add_option("--sections", sections, "predictor, refiners")->delimiter(',');
+  app.add_option("--threads", threads, "Threads");
+  RefinerSettings rs;
+  std::vector<std::string> factors;
+  app.add_option("--steps", rs.steps, "Step counts of the table")->delimiter(',');
+  app.add_option("--weights", rs.weights_dir, "L2Plan model folder (adds the L2Plan row)");
+  app.add_option("--adam-lr", rs.adam_lr, "Adam learning rates x f_ref to try (the best on validation is used)")
+      ->delimiter(',');
+  app.add_option("--validation-seeds", rs.validation_seeds, "Seeds for the Adam learning rate (20000-20019)")
+      ->delimiter(',');
+  app.add_option("--reference-iterations", rs.reference_iterations, "Iterations of the converged L-BFGS reference");
+  app.add_option("--start-lbfgs", rs.start_lbfgs_iterations,
+                 "Start from the L-BFGS iterate after K iterations instead of the conformal start");
+  app.add_option("--objective-weight", factors, "ROLE=FACTOR objective weight change (flexibility runs)");
+  CLI11_PARSE(app, argc, argv);
+  for (const std::string& f : factors) {
+    const auto eq = f.find('=');
+    rs.weight_factors.emplace_back(f.substr(0, eq), std::stod(f.substr(eq + 1)));
+  }
+  set_dose_engine_threads(threads);
+  co.plan.arcs = default_two_arcs(arc_spacing_deg);
+  Machine machine = Machine::load_named("generic_6mv_mlc120");
+  machine.max_cp_spacing_deg = std::max(machine.max_cp_spacing_deg, arc_spacing_deg);
+  const StructureRoles roles = StructureRoles::load_default();
+  const std::vector<BenchPatient> patients = load_patients(seeds, spacing, dirs);
+  std::printf("# bench_refiner: %zu patients, bixel %.1f mm, dose grid %.1f mm, arcs 2 x %.0f deg, %d threads\n",
+              patients.size(), co.plan.bixel_width_mm, co.plan.dose_spacing_mm, arc_spacing_deg, threads);
+  if (std::find(sections.begin(), sections.end(), "predictor") != sections.end())
+    predictor_section(patients, machine, roles, co);
+  if (std::find(sections.begin(), sections.end(), "refiners") != sections.end())
+    refiner_section(patients, load_patients(rs.validation_seeds, spacing, {}), machine, roles, co, rs);
+  return 0;
+}

@@ -1,0 +1,169 @@
+// L2Plan optimiser: at initialisation it is projected gradient descent, the safeguard
+// never accepts a step that raises the objective, bounds hold, weight files round-trip
+// and bad files fail with one line naming the file, meta-training resumes identically.
+#include <torch/torch.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "learn/learn_fixture.h"
+#include "test_support.h"
+#include "vmatplan/core/error.h"
+#include "vmatplan/core/sha256.h"
+#include "vmatplan/pipeline/l2plan_refiners.h"
+#include "vmatplan/learn/l2plan_training.h"
+#include "vmatplan/pipeline/fluence_stages.h"
+
+using namespace vmatplan;
+
+namespace {
+
+// A network whose head pushes hard: large preconditioner and bias everywhere.
+L2PlanNet aggressive_net() {
+  L2PlanNet net(8);
+  torch::NoGradGuard ng;
+  for (auto& p : net->named_parameters()) {
+    if (p.key() == "head.bias") p.value().copy_(torch::tensor({5.0f, -3.0f}));
+  }
+  return net;
+}
+
+}  // namespace
+
+CATCH_TEST_CASE("L2Plan with a zero head is projected gradient descent", "[learn][l2plan]") {
+  const test::LearnFixture& fx = test::learn_fixture();
+  RefineProblem p = fx.problem();
+  L2PlanArchitecture arch;
+  arch.row_prior = false;
+  arch.cp_prior = false;
+  torch::manual_seed(1);
+  L2PlanNet net(arch.hidden);
+  torch::Tensor x = p.start(), g;
+  p.value_and_grad(x, &g);
+  L2PlanState s1, s2;
+  torch::Tensor learned = l2plan_step(net, arch, p, x, g, s1, 0, 10).detach();
+  torch::Tensor plain = l2plan_step(nullptr, arch, p, x, g, s2, 0, 10);
+  const double alpha = arch.step_fraction * p.f_ref_mu() / g.abs().max().item<double>();
+  torch::Tensor manual = (x - alpha * g).clamp(0.0, p.f_max_mu());
+  CATCH_CHECK(torch::allclose(learned, manual, 1e-6, 1e-6));
+  CATCH_CHECK(torch::allclose(plain, manual, 1e-6, 1e-6));
+  // Whole runs agree too (the safeguard sees the same values).
+  const RefineTrace a = run_l2plan(net, arch, p, x, 3), b = run_l2plan(nullptr, arch, p, x, 3);
+  CATCH_REQUIRE(a.objective.size() == 4);
+  for (size_t i = 0; i < a.objective.size(); ++i) CATCH_CHECK(a.objective[i] == Approx(b.objective[i]).epsilon(1e-9));
+}
+
+CATCH_TEST_CASE("L2Plan safeguard never raises the objective; bounds hold", "[learn][l2plan]") {
+  const test::LearnFixture& fx = test::learn_fixture();
+  RefineProblem p = fx.problem();
+  L2PlanArchitecture arch;
+  arch.step_fraction = 2.0;  // far too long steps: the safeguard has work to do
+  const RefineTrace t = run_l2plan(aggressive_net(), arch, p, p.start(), 6);
+  for (size_t i = 1; i < t.objective.size(); ++i) CATCH_CHECK(t.objective[i] <= t.objective[i - 1]);
+  CATCH_CHECK(t.fallbacks > 0);
+  CATCH_CHECK(t.objective.back() < t.objective.front());
+  CATCH_CHECK(t.x.min().item<double>() >= 0.0);
+  CATCH_CHECK(t.x.max().item<double>() <= p.f_max_mu() * (1 + 1e-6));  // float rounding of the bound
+  // Without the safeguard the same steps stay in the box too.
+  L2PlanState s;
+  torch::Tensor x = p.start(), g;
+  p.value_and_grad(x, &g);
+  torch::Tensor y = l2plan_step(aggressive_net(), arch, p, x, g, s, 0, 6);
+  CATCH_CHECK(y.min().item<double>() >= 0.0);
+  CATCH_CHECK(y.max().item<double>() <= p.f_max_mu() * (1 + 1e-6));  // float rounding of the bound
+}
+
+CATCH_TEST_CASE("L2Plan weights: round trip and one-line errors for bad files", "[learn][l2plan]") {
+  const std::string dir = test::scratch_dir("l2plan_weights");
+  torch::manual_seed(2);
+  L2PlanNet net(8);
+  L2PlanArchitecture arch;
+  arch.hidden = 8;
+  arch.cp_prior = false;
+  save_l2plan_weights(net, arch, dir + "/w.safetensors");
+  L2PlanArchitecture back;
+  L2PlanNet loaded = load_l2plan_weights(dir + "/w.safetensors", &back);
+  CATCH_CHECK(back.to_json() == arch.to_json());
+  auto a = net->named_parameters(), b = loaded->named_parameters();
+  CATCH_REQUIRE(a.size() == b.size());
+  for (const auto& kv : a) CATCH_CHECK(torch::equal(kv.value(), b[kv.key()]));
+
+  auto message = [](auto f) {
+    try {
+      f();
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CATCH_CHECK(message([&] { load_l2plan_weights(dir + "/none.safetensors", nullptr); }).find("none.safetensors") !=
+              std::string::npos);
+  {  // truncated
+    std::filesystem::copy_file(dir + "/w.safetensors", dir + "/cut.safetensors");
+    std::filesystem::resize_file(dir + "/cut.safetensors", std::filesystem::file_size(dir + "/w.safetensors") - 40);
+    const std::string m = message([&] { load_l2plan_weights(dir + "/cut.safetensors", nullptr); });
+    CATCH_CHECK(m.find("cut.safetensors") != std::string::npos);
+    CATCH_CHECK(m.find('\n') == std::string::npos);
+  }
+  // A model folder: missing manifest, then a manifest whose sha256 does not match.
+  CATCH_CHECK(message([&] { load_l2plan_model(dir); }).find("manifest.json") != std::string::npos);
+  {
+    std::ofstream(dir + "/manifest.json") << nlohmann::json{{"format", "vmatplan-l2plan"},
+                                                             {"architecture", arch.to_json()},
+                                                             {"weights", {{"file", "cut.safetensors"},
+                                                                          {"sha256", sha256_file_hex(dir + "/w.safetensors")}}}}
+                                                 .dump();
+    CATCH_CHECK(message([&] { load_l2plan_model(dir); }).find("sha256") != std::string::npos);
+  }
+  {  // mismatched architecture in the manifest
+    L2PlanArchitecture other = arch;
+    other.hidden = 16;
+    std::ofstream(dir + "/manifest.json") << nlohmann::json{{"format", "vmatplan-l2plan"},
+                                                             {"architecture", other.to_json()},
+                                                             {"weights", {{"file", "w.safetensors"},
+                                                                          {"sha256", sha256_file_hex(dir + "/w.safetensors")}}}}
+                                                 .dump();
+    CATCH_CHECK(message([&] { load_l2plan_model(dir); }).find("architecture") != std::string::npos);
+  }
+  // The l2plan refiner without a model fails when it is made, naming the manifest.
+  LearnedRefinerSettings s;
+  s.model_dir = dir + "/absent";
+  register_learned_refiners(s);
+  CATCH_CHECK(message([&] { make_fluence_refiner("l2plan"); }).find("absent/manifest.json") != std::string::npos);
+  register_learned_refiners({});
+}
+
+CATCH_TEST_CASE("L2Plan meta-training: smoke run, and --resume continues identically", "[learn][l2plan][train]") {
+  const std::string dir = test::scratch_dir("l2plan_train");
+  std::string patient;
+  CATCH_REQUIRE(test::make_tiny_phantom(dir, 4, &patient).exit_code == 0);
+  L2PlanTrainOptions o;
+  o.patients = {patient};
+  o.epochs = 2;
+  o.steps = 4;
+  o.unroll = 2;
+  o.arch.hidden = 8;
+  o.learning_rate = 1e-2;
+  o.cases.plan.arcs = default_two_arcs(30.0);
+  o.cases.plan.bixel_width_mm = 10.0;
+  o.cases.plan.dose_spacing_mm = 10.0;
+  o.cases.build_predictor = false;
+  o.out = dir + "/straight";
+  const L2PlanTrainResult straight = train_l2plan(o);
+  CATCH_REQUIRE(straight.epoch_meta_loss.size() == 2);
+  for (double l : straight.epoch_meta_loss) CATCH_CHECK(l < 0.0);  // the objective went down
+  CATCH_CHECK(load_l2plan_model(o.out).arch.hidden == 8);
+
+  o.out = dir + "/resumed";
+  o.epochs = 1;
+  train_l2plan(o);
+  o.epochs = 2;
+  o.resume = true;
+  const L2PlanTrainResult resumed = train_l2plan(o);
+  CATCH_CHECK(resumed.epoch_meta_loss == straight.epoch_meta_loss);
+  CATCH_CHECK(sha256_file_hex(resumed.weights_path) == sha256_file_hex(straight.weights_path));
+  // A different run in the same folder is refused.
+  o.seed = 9;
+  CATCH_CHECK_THROWS_AS(train_l2plan(o), UsageError);
+}

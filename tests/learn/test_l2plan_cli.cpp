@@ -1,0 +1,63 @@
+// The refiners through the CLI: `generate --refiner pgd` records its run in summary.json,
+// `--refiner l2plan` without a model and malformed flags fail with one line.
+#include <torch/torch.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "test_support.h"
+
+using namespace vmatplan;
+
+namespace {
+
+// The fluence stage's record of the refiner, wherever summary.json keeps it.
+const nlohmann::json* find_key(const nlohmann::json& j, const std::string& key) {
+  if (!j.is_object()) return nullptr;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it.key() == key) return &it.value();
+    if (const nlohmann::json* f = find_key(it.value(), key)) return f;
+  }
+  return nullptr;
+}
+
+size_t lines(const std::string& s) {
+  size_t n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+}  // namespace
+
+CATCH_TEST_CASE("generate --refiner pgd / l2plan through the CLI", "[learn][l2plan][cli]") {
+  const std::string dir = test::scratch_dir("l2plan_cli");
+  std::string patient;
+  CATCH_REQUIRE(test::make_tiny_phantom(dir, 6, &patient).exit_code == 0);
+  const std::string base = "--threads 1 generate --patient " + patient + test::kCoarsePlanFlags;
+
+  const test::CommandResult ok =
+      test::run_cli(base + " --out " + dir + "/pgd --refiner pgd --refine-steps 3 --objective-weight rectum=2");
+  CATCH_REQUIRE(ok.exit_code == 0);
+  std::ifstream f(dir + "/pgd/summary.json");
+  const nlohmann::json summary = nlohmann::json::parse(f);
+  const nlohmann::json* refine = find_key(summary, "refine");
+  CATCH_REQUIRE(refine != nullptr);
+  CATCH_CHECK((*refine)["refiner"] == "pgd");
+  CATCH_CHECK((*refine)["objective_trace"].size() == 4);
+  CATCH_CHECK((*refine)["objective_final_engine"].get<double>() <= (*refine)["objective_start"].get<double>());
+
+  const test::CommandResult no_model =
+      test::run_cli(base + " --out " + dir + "/l2 --refiner l2plan --l2plan-model " + dir + "/nomodel");
+  CATCH_CHECK(no_model.exit_code == 1);
+  CATCH_CHECK(no_model.err.find("nomodel/manifest.json") != std::string::npos);
+  CATCH_CHECK(lines(no_model.err) == 1);
+
+  const test::CommandResult bad = test::run_cli(base + " --out " + dir + "/bad --refiner adam --objective-weight rectum");
+  CATCH_CHECK(bad.exit_code == 2);
+  CATCH_CHECK(bad.err.find("--objective-weight") != std::string::npos);
+
+  const test::CommandResult no_data = test::run_cli("--threads 1 train l2plan --out " + dir + "/train");
+  CATCH_CHECK(no_data.exit_code == 2);
+  CATCH_CHECK(no_data.err.find("no training patients") != std::string::npos);
+}
