@@ -62,7 +62,7 @@ CATCH_TEST_CASE("generate writes a deliverable, valid plan with dose and report"
     if (stages_seen.empty() || stages_seen.back() != p.stage) stages_seen.push_back(p.stage);
   });
   const std::vector<std::string> expected{"load",     "fluence",    "refine", "sequence",
-                                          "meterset", "final_dose", "write"};
+                                          "aperture", "final_dose", "write"};
   CATCH_CHECK(r.meterset["status"] == "applied");
   CATCH_CHECK(stages_seen == expected);
   CATCH_REQUIRE(r.stage_seconds.size() == expected.size());
@@ -151,7 +151,10 @@ CATCH_TEST_CASE("generate fails on bad input without writing", "[pipeline]") {
 
 CATCH_TEST_CASE("fluence stages are found by name and can be registered", "[pipeline]") {
   CATCH_CHECK(fluence_generator_names() == std::vector<std::string>{"classical", "fmd", "fmd-teacher"});
-  CATCH_CHECK(fluence_refiner_names() == std::vector<std::string>{"none"});
+  // "none" is built in; the learned refiners (pipeline/l2plan_refiners.h) are there once
+  // registered, which other tests of this process may have done.
+  const auto refiners = fluence_refiner_names();
+  CATCH_CHECK(std::find(refiners.begin(), refiners.end(), "none") != refiners.end());
   CATCH_CHECK_THROWS_AS(make_fluence_refiner("lstm"), UsageError);
 
   // A refiner that halves the fluence: registered by name, then made by name.
