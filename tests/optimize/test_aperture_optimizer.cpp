@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "optimize/coarse_plan_fixture.h"
+
 #include "vmatplan/evaluation/protocol.h"
 #include "vmatplan/optimize/aperture_optimizer.h"
 #include "vmatplan/optimize/classical_planner.h"
@@ -18,43 +20,13 @@ using namespace vmatplan;
 
 namespace {
 
-struct Fixture {
-  Patient patient;
-  Machine machine;
-  Protocol protocol = load_protocol(kDefaultProtocol);
-  StructureRoles roles = StructureRoles::load_default();
-  ClassicalPlan fluence_plan;
-  SequencedPlan sequenced;
-
-  Fixture() {
-    torch::set_num_threads(1);
-    PelvisPhantomOptions po;
-    po.seed = 3;
-    po.spacing_mm = {4, 4, 5};
-    patient = make_pelvis_phantom(po);
-    machine = Machine::load_named("generic_6mv_mlc120");
-    machine.max_cp_spacing_deg = 24.0;  // few control points keep the test fast
-    ClassicalPlanOptions co;
-    co.arcs = default_two_arcs(24.0);
-    co.bixel_width_mm = 10.0;
-    co.dose_spacing_mm = 8.0;
-    co.optimizer.max_iterations = 25;
-    fluence_plan = make_classical_plan(patient, protocol, machine, roles, co);
-    PlanFile pf;
-    pf.machine_name = machine.name;
-    pf.geometry = fluence_plan.geometry;
-    pf.fluence = fluence_plan.fluence;
-    SequencerOptions so;
-    so.aperture_cp_spacing_deg = 8.0;
-    so.aperture_sector_deg = 48.0;
-    so.fractions = protocol.prescription.fractions;
-    so.prescription_dose_gy = protocol.prescription.targets.front().dose_gy;
-    sequenced = sequence_arcs(pf, machine, so);
-  }
-};
+using Fixture = test::CoarsePlanFixture;
 
 const Fixture& fixture() {
-  static const Fixture f;
+  SequencerOptions so;
+  so.aperture_cp_spacing_deg = 8.0;
+  so.aperture_sector_deg = 48.0;
+  static const Fixture f(so);
   return f;
 }
 
