@@ -11,27 +11,6 @@
 #include "vmatplan/geometry/plan_builder.h"
 
 namespace vmatplan {
-namespace {
-
-// Overlap (0..1) of each bixel with its control point's jaw opening: [C, rows, bixels]
-// (the classical optimiser's delivered-fluence model without transmission).
-torch::Tensor jaw_overlap(const PlanGeometry& geometry, const FluenceGrid& grid) {
-  std::vector<float> m;
-  for (const Beam& beam : geometry.beams)
-    for (size_t c = 0; c < beam.control_points.size(); ++c)
-      for (int r = 0; r < grid.row_count(); ++r) {
-        const double y0 = grid.row_edges_mm[r], y1 = grid.row_edges_mm[r + 1];
-        const double fy = std::clamp((std::min(y1, beam.y2_mm) - std::max(y0, beam.y1_mm)) / (y1 - y0), 0.0, 1.0);
-        for (int b = 0; b < grid.bixel_count; ++b) {
-          const double x0 = grid.x_min_mm + b * grid.bixel_width_mm, x1 = x0 + grid.bixel_width_mm;
-          const double fx = std::clamp((std::min(x1, beam.x2_mm) - std::max(x0, beam.x1_mm)) / (x1 - x0), 0.0, 1.0);
-          m.push_back(static_cast<float>(fx * fy));
-        }
-      }
-  return torch::tensor(m, torch::kFloat).view({-1, grid.row_count(), grid.bixel_count});
-}
-
-}  // namespace
 
 struct RefineProblem::Impl {
   DoseFunction dose;

@@ -88,7 +88,7 @@ DeliveryBeam sequence_beam_apertures(const PlanFile& plan, int beam_index, int f
     if (!(peak > 0)) continue;
     for (int k = 0; k <= k_count; ++k) {
       const int level = s % 2 == 0 ? k : k_count - k;
-      const double threshold = std::max(level, 0) * m_level + (level == 0 ? o.aperture_floor * m_level : 0.0);
+      const double threshold = level * m_level + (level == 0 ? o.aperture_floor * m_level : 0.0);
       for (size_t a = 0; a < rows.size(); ++a) {
         const PairWish w = level_hull(prof[a], rows[a], grid, threshold);
         wish[e0 + k][a] = (k == 0 && s > 0) ? merge(wish[e0][a], w) : w;

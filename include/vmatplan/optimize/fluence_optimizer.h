@@ -30,6 +30,10 @@
 
 namespace vmatplan {
 
+// Overlap (0..1) of each bixel with its control point's jaw opening: [C, rows, bixels],
+// float (the jaws block the rest; the delivered-fluence model of the optimisers).
+at::Tensor jaw_overlap(const PlanGeometry& geometry, const FluenceGrid& grid);
+
 struct IterationRecord {
   int iteration = 0;        // 0 = the start
   double objective = 0.0;   // total (dose terms + smoothness)
