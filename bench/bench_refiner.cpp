@@ -98,6 +98,7 @@ struct Case {
   RefineCase refine;
   std::shared_ptr<const PlanObjective> objective;
   std::unique_ptr<RefineProblem> problem;
+  FluenceOptimizerOptions options;  // the problem's (protocol_optimizer_options)
 };
 
 Case make_case(const BenchPatient& bp, const Machine& machine, const StructureRoles& roles, const RefineCaseOptions& co,
@@ -112,8 +113,8 @@ Case make_case(const BenchPatient& bp, const Machine& machine, const StructureRo
       if (s.role == role) s.weight *= factor;
   c.objective = std::make_shared<const PlanObjective>(bp.patient, protocol, roles, c.refine.engine->dose_grid(),
                                                       c.refine.engine->compute_voxels());
-  FluenceOptimizerOptions w = co.plan.optimizer;
-  w.prescription_gy = c.refine.prescription_gy;
+  FluenceOptimizerOptions w = protocol_optimizer_options(co.plan.optimizer, protocol, machine);
+  c.options = w;
   c.problem = std::make_unique<RefineProblem>(c.refine.engine_dose(), c.objective, c.refine.geometry,
                                               c.refine.conformal_start, w);
   if (rs.start_lbfgs_iterations > 0) {
@@ -135,8 +136,7 @@ Case make_case(const BenchPatient& bp, const Machine& machine, const StructureRo
 // The classical projected L-BFGS on the same problem (no transmission, same bounds): its
 // objective after each iteration, evaluated on the refiners' problem.
 std::vector<double> lbfgs_trace(const Case& c, int iterations, double relative_tolerance, torch::Tensor* x_final) {
-  FluenceOptimizerOptions oo;
-  oo.prescription_gy = c.refine.prescription_gy;
+  FluenceOptimizerOptions oo = c.options;
   oo.max_iterations = iterations;
   oo.relative_tolerance = relative_tolerance;
   oo.leaf_transmission = 0.0;

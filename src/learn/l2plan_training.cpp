@@ -153,15 +153,15 @@ Checkpoint load_checkpoint(const std::string& dir, L2PlanNet& net, MetaAdam& ada
 
 // One episode: randomised protocol, noisy start, `steps` steps in unrolls of `unroll`.
 double run_episode(const L2PlanTrainOptions& o, L2PlanNet net, MetaAdam& adam, const TrainingCase& tc,
-                   const Protocol& base, const StructureRoles& roles, std::mt19937_64& rng) {
+                   const Protocol& base, const Machine& machine, const StructureRoles& roles,
+                   std::mt19937_64& rng) {
   const Protocol protocol = randomise_protocol(base, rng);
   auto objective = std::make_shared<const PlanObjective>(tc.patient, protocol, roles, tc.refine.engine->dose_grid(),
                                                          tc.refine.engine->compute_voxels());
   FluenceMaps start = tc.refine.conformal_start;
   std::uniform_real_distribution<double> noise(1.0 - o.start_noise, 1.0 + o.start_noise);
   for (float& v : start.values) v = static_cast<float>(v * noise(rng));
-  FluenceOptimizerOptions weights = o.cases.plan.optimizer;
-  weights.prescription_gy = protocol.prescription.targets.front().dose_gy;
+  const FluenceOptimizerOptions weights = protocol_optimizer_options(o.cases.plan.optimizer, protocol, machine);
   RefineProblem problem(o.use_predictor ? tc.refine.predictor_dose() : tc.refine.engine_dose(), objective,
                         tc.refine.geometry, start, weights);
   std::vector<torch::Tensor> params = net->parameters();
@@ -263,7 +263,7 @@ L2PlanTrainResult train_l2plan(const L2PlanTrainOptions& o) {
     double sum = 0;
     for (int e = 0; e < episodes; ++e) {
       std::mt19937_64 rng(o.seed * 1000003ULL + static_cast<uint64_t>(epoch) * 7919ULL + static_cast<uint64_t>(e));
-      const double loss = run_episode(o, net, adam, *training_case(static_cast<size_t>(e)), base, roles, rng);
+      const double loss = run_episode(o, net, adam, *training_case(static_cast<size_t>(e)), base, machine, roles, rng);
       if (!std::isfinite(loss)) throw ProcessingError("train l2plan: meta-loss is not finite (epoch " +
                                                       std::to_string(epoch) + ", " + o.patients[static_cast<size_t>(e)] + ")");
       sum += loss;

@@ -9,6 +9,7 @@
 
 #include "vmatplan/core/error.h"
 #include "vmatplan/geometry/plan_builder.h"
+#include "vmatplan/optimize/fluence_regularizer.h"
 
 namespace vmatplan {
 
@@ -17,8 +18,9 @@ struct RefineProblem::Impl {
   std::shared_ptr<const PlanObjective> objective;
   FluenceGrid grid;
   int64_t cps = 0;
-  torch::Tensor jaw, cp_pairs, start;
-  double f_ref = 1, f_max = 4, row_weight = 0, cp_weight = 0;
+  torch::Tensor jaw, start;
+  double f_ref = 1, f_max = 4;
+  std::unique_ptr<FluenceRegularizer> regularizer;  // the classical optimiser's other terms
   mutable int64_t evaluations = 0;
 };
 
@@ -34,20 +36,15 @@ RefineProblem::RefineProblem(DoseFunction dose, std::shared_ptr<const PlanObject
   if (geometry.control_point_count() != m.cps ||
       start.values.size() != static_cast<size_t>(m.cps * m.grid.size_per_control_point()))
     throw ProcessingError("refiner: the start fluence does not match the plan's control points and grid");
-  std::vector<float> pairs;
-  for (const Beam& b : geometry.beams)
-    for (size_t c = 0; c < b.control_points.size(); ++c) pairs.push_back(c + 1 < b.control_points.size() ? 1.0f : 0.0f);
-  if (!pairs.empty()) pairs.pop_back();
-  m.cp_pairs = torch::tensor(pairs, torch::kFloat).view({-1, 1, 1});
   m.jaw = jaw_overlap(geometry, m.grid);
   torch::Tensor x = variables(start);
   const double n_pos = (x > 0).sum().item<double>();
   m.f_ref = n_pos > 0 ? x.sum().item<double>() / n_pos : 1.0;
   m.f_max = weights.f_max_mu > 0 ? weights.f_max_mu : 4.0 * m.f_ref;
   m.start = x.clamp(0.0, m.f_max);
-  const double scale = weights.prescription_gy * weights.prescription_gy / (m.f_ref * m.f_ref);
-  m.row_weight = weights.row_smoothness_weight * scale;
-  m.cp_weight = weights.cp_smoothness_weight * scale;
+  FluenceOptimizerOptions terms = weights;
+  terms.leaf_transmission = 0.0;  // the start is delivered fluence already
+  m.regularizer = std::make_unique<FluenceRegularizer>(geometry, m.grid, terms, m.f_ref);
 }
 
 RefineProblem::~RefineProblem() = default;
@@ -57,12 +54,7 @@ at::Tensor RefineProblem::value(const at::Tensor& x) const {
   const Impl& m = *impl_;
   ++m.evaluations;
   torch::Tensor dose = m.dose(delivered(x)).to(torch::kDouble);
-  torch::Tensor total = m.objective->value(dose);
-  if (m.row_weight > 0 && x.size(2) > 1)
-    total = total + m.row_weight * (x.slice(2, 1) - x.slice(2, 0, -1)).pow(2).mean().to(torch::kDouble);
-  if (m.cp_weight > 0 && x.size(0) > 1)
-    total = total + m.cp_weight * ((x.slice(0, 1) - x.slice(0, 0, -1)) * m.cp_pairs).pow(2).mean().to(torch::kDouble);
-  return total;
+  return m.objective->value(dose) + m.regularizer->value(x).to(torch::kDouble);
 }
 
 double RefineProblem::value_and_grad(const at::Tensor& x, at::Tensor* grad) const {
@@ -101,7 +93,7 @@ FluenceMaps RefineProblem::to_maps(const at::Tensor& x) const {
   return maps;
 }
 
-at::Tensor RefineProblem::cp_pairs() const { return impl_->cp_pairs; }
+at::Tensor RefineProblem::cp_pairs() const { return impl_->regularizer->cp_pairs(); }
 double RefineProblem::f_ref_mu() const { return impl_->f_ref; }
 double RefineProblem::f_max_mu() const { return impl_->f_max; }
 int64_t RefineProblem::evaluations() const { return impl_->evaluations; }

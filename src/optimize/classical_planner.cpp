@@ -45,6 +45,17 @@ nlohmann::json goals_table_json(const PlanEvaluation& evaluation) {
   return rows;
 }
 
+FluenceOptimizerOptions protocol_optimizer_options(FluenceOptimizerOptions oo, const Protocol& protocol,
+                                                   const Machine& machine) {
+  if (protocol.prescription.targets.empty())
+    throw ProcessingError("protocol '" + protocol.name + "' has no target level");
+  oo.prescription_gy = protocol.prescription.targets.front().dose_gy;
+  oo.leaf_transmission = machine.mlc.transmission;
+  if (!(oo.mu_weight > 0)) oo.mu_weight = protocol.mu_weight;
+  if (protocol.prescription.fractions > 0) oo.fractions = protocol.prescription.fractions;
+  return oo;
+}
+
 ClassicalPlan make_classical_plan(const Patient& patient, const Protocol& protocol,
                                   const Machine& machine, const StructureRoles& roles,
                                   const ClassicalPlanOptions& options) {
@@ -91,11 +102,7 @@ ClassicalPlan make_classical_plan(const Patient& patient, const Protocol& protoc
     for (float& v : f0.values) v *= scale;
   }
 
-  FluenceOptimizerOptions oo = options.optimizer;
-  oo.prescription_gy = level.dose_gy;
-  oo.leaf_transmission = machine.mlc.transmission;
-  if (!(oo.mu_weight > 0)) oo.mu_weight = protocol.mu_weight;
-  if (protocol.prescription.fractions > 0) oo.fractions = protocol.prescription.fractions;
+  const FluenceOptimizerOptions oo = protocol_optimizer_options(options.optimizer, protocol, machine);
   plan.optimization = optimize_fluence(engine, objective, plan.geometry, f0, oo);
 
   // Normalisation per the protocol on the dose image; dose is linear in fluence, so the

@@ -9,6 +9,7 @@
 #include <deque>
 
 #include "vmatplan/core/error.h"
+#include "vmatplan/optimize/fluence_regularizer.h"
 
 namespace vmatplan {
 
@@ -41,46 +42,14 @@ class Problem {
  public:
   Problem(const PencilBeamEngine& engine, const PlanObjective& objective,
           const PlanGeometry& geometry, const FluenceOptimizerOptions& opt, double f_ref)
-      : engine_(engine), objective_(objective) {
-    std::vector<double> same_beam;
-    for (const Beam& b : geometry.beams)
-      for (size_t c = 0; c < b.control_points.size(); ++c)
-        same_beam.push_back(c + 1 < b.control_points.size() ? 1.0 : 0.0);
-    if (!same_beam.empty()) same_beam.pop_back();  // pairs (c, c+1): one fewer than points
-    cp_pairs_ = torch::tensor(same_beam, torch::kFloat).view({-1, 1, 1});
-    transmission_ = opt.leaf_transmission;
-    efficiency_ = opt.sweep_efficiency > 0 ? opt.sweep_efficiency : 1.0;
-    apertures_ = opt.delivery_model == FluenceOptimizerOptions::DeliveryModel::kApertures;
-    norm_p_ = opt.max_norm_p;
-    const double rx_fx = opt.prescription_gy / std::max(1, opt.fractions);
-    mu_scale_ = opt.mu_weight * rx_fx / (100.0 * std::max(1, opt.fractions));
-    jaw_ = jaw_overlap(geometry, engine.fluence_grid());
-    const double scale = opt.prescription_gy * opt.prescription_gy / (f_ref * f_ref);
-    row_weight_ = opt.row_smoothness_weight * scale;
-    cp_weight_ = opt.cp_smoothness_weight * scale;
-    hump_weight_ = apertures_ ? opt.single_hump_weight * scale : 0.0;
-  }
+      : engine_(engine), objective_(objective), regularizer_(geometry, engine.fluence_grid(), opt, f_ref) {}
 
   Evaluation operator()(const torch::Tensor& x) {
     ++evaluations;
     torch::Tensor xf = x.to(torch::kFloat).detach().requires_grad_(true);
-    torch::Tensor dose = engine_.dose_at_voxels(delivered(xf)).to(torch::kDouble);
+    torch::Tensor dose = engine_.dose_at_voxels(regularizer_.delivered(xf)).to(torch::kDouble);
     torch::Tensor dose_obj = objective_.value(dose);
-    torch::Tensor smooth = torch::zeros({}, torch::kFloat);
-    if (row_weight_ > 0 && xf.size(2) > 1) {
-      torch::Tensor dr = xf.slice(2, 1) - xf.slice(2, 0, -1);
-      smooth = smooth + row_weight_ * dr.pow(2).mean();
-    }
-    if (cp_weight_ > 0 && xf.size(0) > 1) {
-      torch::Tensor dc = (xf.slice(0, 1) - xf.slice(0, 0, -1)) * cp_pairs_;
-      smooth = smooth + cp_weight_ * dc.pow(2).mean();
-    }
-    if (mu_scale_ > 0) smooth = smooth + mu_scale_ * control_point_mu(xf).sum();
-    if (hump_weight_ > 0 && xf.size(2) > 1) {
-      torch::Tensor rise = torch::relu(xf.slice(2, 1) - xf.slice(2, 0, -1)).sum(2) + torch::relu(xf.select(2, 0));
-      torch::Tensor excess = rise - std::get<0>(xf.max(2));  // [C, rows], >= 0
-      smooth = smooth + hump_weight_ * excess.pow(2).mean();
-    }
+    torch::Tensor smooth = regularizer_.value(xf);
     torch::Tensor total = dose_obj + smooth.to(torch::kDouble);
     total.backward();
     Evaluation e;
@@ -92,35 +61,14 @@ class Problem {
     return e;
   }
 
-  // MU each control point's map will cost, M_c (plan MU, [C]; FluenceOptimizerOptions).
-  torch::Tensor control_point_mu(const torch::Tensor& x) const {
-    if (apertures_) {
-      // p-norm of the map, scaled by its maximum first so that x^p cannot overflow.
-      torch::Tensor flat = torch::relu(x).flatten(1);
-      torch::Tensor peak = std::get<0>(flat.max(1)).detach().clamp_min(1e-12).unsqueeze(1);
-      return (flat / peak).pow(norm_p_).sum(1).pow(1.0 / norm_p_) * peak.squeeze(1);
-    }
-    torch::Tensor rise = torch::relu(x.slice(2, 1) - x.slice(2, 0, -1)).sum(2) + torch::relu(x.select(2, 0));
-    return std::get<0>(rise.max(1)) / efficiency_;
-  }
-
-  // The fluence reaching the patient for open exposure x (FluenceOptimizerOptions).
-  torch::Tensor delivered(const torch::Tensor& x) const {
-    const torch::Tensor jaw = jaw_.to(x.dtype());
-    if (!(transmission_ > 0)) return jaw * x;
-    return jaw * (x + transmission_ * (control_point_mu(x).view({-1, 1, 1}) - x));
-  }
+  const FluenceRegularizer& regularizer() const { return regularizer_; }
 
   int evaluations = 0;
 
  private:
-  double transmission_ = 0, efficiency_ = 1, norm_p_ = 8, mu_scale_ = 0, hump_weight_ = 0;
-  bool apertures_ = false;
-  torch::Tensor jaw_;
   const PencilBeamEngine& engine_;
   const PlanObjective& objective_;
-  torch::Tensor cp_pairs_;
-  double row_weight_ = 0, cp_weight_ = 0;
+  FluenceRegularizer regularizer_;
 };
 
 // Gradient restricted to the variables that may move: at a bound with the gradient
@@ -266,7 +214,7 @@ FluenceOptimizationResult optimize_fluence(const PencilBeamEngine& engine,
   torch::Tensor xf;
   {
     torch::NoGradGuard ng;
-    xf = problem.delivered(x.to(torch::kFloat)).contiguous();
+    xf = problem.regularizer().delivered(x.to(torch::kFloat)).contiguous();
   }
   result.fluence.values.assign(xf.data_ptr<float>(), xf.data_ptr<float>() + xf.numel());
   return result;

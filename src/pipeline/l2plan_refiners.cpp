@@ -46,8 +46,7 @@ class StepRefiner : public FluenceRefiner {
                                                         engine->dose_grid(), engine->compute_voxels(), &target.mask);
       dose = [predictor](const at::Tensor& f) { return predictor->dose_at_voxels(f); };
     }
-    FluenceOptimizerOptions weights = c.options.optimizer;
-    weights.prescription_gy = protocol.prescription.targets.front().dose_gy;
+    const FluenceOptimizerOptions weights = protocol_optimizer_options(c.options.optimizer, protocol, c.machine);
     RefineProblem problem(dose, objective, plan.geometry, plan.fluence, weights);
     // The objective on the engine, for the record (the refiner may have used the predictor).
     RefineProblem reference([engine](const at::Tensor& f) { return engine->dose_at_voxels(f); }, objective,

@@ -33,8 +33,7 @@ struct LearnFixture {
   }
 
   RefineProblem problem() const {
-    FluenceOptimizerOptions w = options.plan.optimizer;
-    w.prescription_gy = refine.prescription_gy;
+    const FluenceOptimizerOptions w = protocol_optimizer_options(options.plan.optimizer, protocol, machine);
     return RefineProblem(refine.engine_dose(), objective, refine.geometry, refine.conformal_start, w);
   }
 };

@@ -54,6 +54,30 @@ CATCH_TEST_CASE("L2Plan with a zero head is projected gradient descent", "[learn
   for (size_t i = 0; i < a.objective.size(); ++i) CATCH_CHECK(a.objective[i] == Approx(b.objective[i]).epsilon(1e-9));
 }
 
+// The refiners and the classical optimiser minimise one objective (dose terms, smoothness,
+// MU price and the single-hump term), so "objective / classical optimum" compares like with
+// like. Bixels the jaws cut are left empty so that both see the same fluence level f_ref.
+CATCH_TEST_CASE("the refiners' objective is the classical optimiser's", "[learn][l2plan]") {
+  const test::LearnFixture& fx = test::learn_fixture();
+  const RefineProblem conformal = fx.problem();
+  const torch::Tensor open = (conformal.delivered(torch::ones_like(conformal.start())) == 1).to(torch::kFloat);
+  const FluenceMaps start = conformal.to_maps(conformal.start() * open);
+  FluenceOptimizerOptions w = protocol_optimizer_options(fx.options.plan.optimizer, fx.protocol, fx.machine);
+  const RefineProblem p(fx.refine.engine_dose(), fx.objective, fx.refine.geometry, start, w);
+  auto classical = [&](FluenceOptimizerOptions o) {
+    o.leaf_transmission = 0.0;  // the refiners' fluence is delivered fluence
+    o.max_iterations = 0;       // the objective at the start only
+    o.f_max_mu = p.f_max_mu();
+    return optimize_fluence(*fx.refine.engine, *fx.objective, fx.refine.geometry, start, o).history.front();
+  };
+  const IterationRecord c = classical(w);
+  CATCH_CHECK(p.value_only(p.start()) == Approx(c.objective).epsilon(1e-5));
+  // The single-hump term is part of it: without it the classical value is lower.
+  FluenceOptimizerOptions no_hump = w;
+  no_hump.single_hump_weight = 0.0;
+  CATCH_CHECK(classical(no_hump).objective < c.objective - 1e-6 * std::abs(c.objective));
+}
+
 CATCH_TEST_CASE("L2Plan safeguard never raises the objective; bounds hold", "[learn][l2plan]") {
   const test::LearnFixture& fx = test::learn_fixture();
   RefineProblem p = fx.problem();

@@ -2,11 +2,14 @@
 // The problem every refiner (L2Plan, projected gradient, Adam, L-BFGS) solves, on the
 // reference engine or the fast predictor:
 //
-//   F(x) = protocol objective(dose(jaw * x)) + smoothness(x)       0 <= x <= f_max
+//   F(x) = protocol objective(dose(jaw * x)) + R(x)       0 <= x <= f_max
 //
-// with the smoothness terms, their Rx^2 / f_ref^2 scaling and f_max = 4 f_ref exactly as
-// the classical optimiser's (fluence_optimizer.h; f_ref = mean of the positive start
-// values), without leaf transmission: a refiner starts from delivered fluence.
+// with R the classical optimiser's other terms (optimize/fluence_regularizer.h: smoothness,
+// MU price, single-hump term, with its Rx^2 / f_ref^2 scaling) and f_max = 4 f_ref exactly
+// as the classical optimiser's (f_ref = mean of the positive start values), without leaf
+// transmission: a refiner starts from delivered fluence. The options should be the
+// planner's for this protocol (protocol_optimizer_options in classical_planner.h), so that
+// a refiner and the classical optimiser minimise the same objective.
 //
 //   RefineCase c = make_refine_case(patient, protocol, machine, roles, options);
 //   RefineProblem p(c.engine_dose(), objective, c.geometry, c.conformal_start, options.optimizer);
@@ -27,8 +30,9 @@ using DoseFunction = std::function<at::Tensor(const at::Tensor&)>;  // fluence -
 
 class RefineProblem {
  public:
-  // start: the fluence the refiner starts from (sets f_ref and f_max). weights: its
-  // smoothness weights, prescription_gy and f_max_mu (<= 0: 4 f_ref) are used.
+  // start: the fluence the refiner starts from (sets f_ref and f_max). weights: the terms'
+  // weights, prescription_gy, fractions, delivery model and f_max_mu (<= 0: 4 f_ref);
+  // its leaf_transmission is ignored.
   RefineProblem(DoseFunction dose, std::shared_ptr<const PlanObjective> objective,
                 const PlanGeometry& geometry, const FluenceMaps& start,
                 const FluenceOptimizerOptions& weights);

@@ -43,6 +43,13 @@ struct ClassicalPlanOptions {
   FluenceOptimizerOptions optimizer;  // prescription_gy is set from the protocol
 };
 
+// The optimiser options the classical planner uses for this protocol and machine: Rx of the
+// first target level, the MLC's leaf transmission, the protocol's mu_weight (unless base
+// sets one) and its fractions. Refiners take the same, so every stage minimises one
+// objective.
+FluenceOptimizerOptions protocol_optimizer_options(FluenceOptimizerOptions base, const Protocol& protocol,
+                                                   const Machine& machine);
+
 struct ClassicalPlan {
   PlanGeometry geometry;
   FluenceMaps fluence;               // normalised
