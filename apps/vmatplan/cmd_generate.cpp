@@ -30,7 +30,7 @@ std::string joined(const std::vector<std::string>& v) {
 
 int run_generate(GenerateCmdOptions opt, const GlobalOptions& global) {
   opt.plan.threads = global.threads;
-  for (const std::string& w : opt.objective_weights) opt.refine.objective_weight_factors.push_back(parse_objective_weight(w));
+  for (const std::string& w : opt.objective_weights) opt.plan.objective_weight_factors.push_back(parse_objective_weight(w));
   register_learned_refiners(opt.refine);
   const bool tty = isatty(fileno(stderr));
   std::string last_stage;
@@ -119,8 +119,23 @@ Command register_generate(CLI::App& app, const GlobalOptions& global) {
   sub->add_option("--refine-dose", opt->refine.dose, "Dose model of the refiner's gradients: engine or predictor")
       ->capture_default_str();
   sub->add_option("--objective-weight", opt->objective_weights,
-                  "ROLE=FACTOR: multiply that role's objective weights in the refiner (repeatable)");
-  return {sub, [opt, &global] { return run_generate(*opt, global); }};
+                  "ROLE=FACTOR: multiply that role's objective weights (every stage; repeatable)");
+  CLI::Option* from = sub->add_option("--from", p.from_plan,
+                                      "Re-plan from an earlier plan's fluence (its folder or fluence.json); "
+                                      "refined with --refiner (default lbfgs) for this protocol");
+  CLI::Option* generator = sub->get_option("--generator");
+  CLI::Option* refiner = sub->get_option("--refiner");
+  from->excludes(generator);
+  // The earlier plan's geometry and fluence grid are kept.
+  from->excludes(sub->get_option("--arcs"));
+  from->excludes(sub->get_option("--bixel"));
+  return {sub, [opt, &global, from, refiner] {
+            if (from->count() > 0) {
+              opt->plan.generator = "plan";
+              if (refiner->count() == 0) opt->plan.refiner = "lbfgs";
+            }
+            return run_generate(*opt, global);
+          }};
 }
 
 }  // namespace vmatplan::cli

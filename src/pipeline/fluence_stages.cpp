@@ -2,6 +2,7 @@
 #include "vmatplan/pipeline/fluence_stages.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <mutex>
 
@@ -42,6 +43,24 @@ class ClassicalGenerator : public FluenceGenerator {
   }
 };
 
+// An earlier plan's fluence as the start (generate --from): nothing is optimised here; the
+// refiner re-plans it for the current protocol.
+class StartPlanGenerator : public FluenceGenerator {
+ public:
+  FluencePlan generate(const FluenceStageContext& c) override {
+    if (!c.start_plan) throw UsageError("generator 'plan' needs a fluence plan (--from PLAN)");
+    const PlanFile& plan = *c.start_plan;
+    FluencePlan out;
+    out.geometry = plan.geometry;
+    out.fluence = plan.fluence;
+    out.info = {{"generator", "plan"},
+                {"method", "the fluence of an earlier plan (generate --from)"},
+                {"from", c.start_plan_path}};
+    if (plan.extra.contains("protocol")) out.info["from_protocol"] = plan.extra["protocol"];
+    return out;
+  }
+};
+
 class NoRefiner : public FluenceRefiner {
  public:
   FluencePlan refine(const FluenceStageContext&, FluencePlan plan) override {
@@ -61,7 +80,8 @@ Registry<FluenceGeneratorFactory>& generators() {
       {},
       {{"classical", [] { return std::make_unique<ClassicalGenerator>(); }},
        {"fmd", [] { return make_fmd_generator(FmdGeneratorKind::kStudent); }},
-       {"fmd-teacher", [] { return make_fmd_generator(FmdGeneratorKind::kTeacher); }}}};
+       {"fmd-teacher", [] { return make_fmd_generator(FmdGeneratorKind::kTeacher); }},
+       {"plan", [] { return std::make_unique<StartPlanGenerator>(); }}}};
   return r;
 }
 
@@ -95,6 +115,28 @@ auto make_from(Registry<Factory>& r, const std::string& name, const char* what) 
 }
 
 }  // namespace
+
+PlanFile load_start_plan(const std::string& path, const Patient& patient, const std::string& machine_name) {
+  namespace fs = std::filesystem;
+  const std::string file = fs::is_directory(path) ? (fs::path(path) / kFluencePlanFileName).string() : path;
+  if (!fs::exists(file))
+    throw InputError(file, "no fluence plan here (generate writes fluence.json into every plan folder)");
+  PlanFile plan = load_plan(file);
+  const std::string kind = plan.extra.value("kind", "");
+  if (kind != "fluence plan")
+    throw InputError(file, "not a fluence plan (a delivery's plan.json cannot be re-planned; use the "
+                            "folder's fluence.json)");
+  const std::string planned_for = plan.extra.value("patient_id", "");
+  if (!planned_for.empty() && planned_for != patient.identity.patient_id)
+    throw InputError(file, "made for patient '" + planned_for + "', not '" + patient.identity.patient_id + "'");
+  const std::string machine = plan.extra.value("machine", plan.machine_name);
+  if (machine != machine_name)
+    throw InputError(file, "made for machine '" + machine + "', not '" + machine_name + "'");
+  if (plan.geometry.control_point_count() != plan.fluence.control_point_count || plan.fluence.control_point_count < 1)
+    throw InputError(file, "its fluence has " + std::to_string(plan.fluence.control_point_count) +
+                     " control points, its geometry " + std::to_string(plan.geometry.control_point_count()));
+  return plan;
+}
 
 void register_fluence_generator(const std::string& name, FluenceGeneratorFactory factory) {
   std::lock_guard<std::mutex> lock(generators().mutex);

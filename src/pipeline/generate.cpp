@@ -29,6 +29,7 @@
 #include "vmatplan/optimize/meterset_optimizer.h"
 #include "vmatplan/pipeline/fluence_stages.h"
 #include "vmatplan/pipeline/grid_goal_check.h"
+#include "vmatplan/pipeline/l2plan_refiners.h"
 #include "vmatplan/pipeline/plan_report.h"
 #include "vmatplan/pipeline/training_set.h"
 #include "vmatplan/sequence/deliverability.h"
@@ -142,6 +143,8 @@ nlohmann::json generate_options_json(const GenerateOptions& o) {
                       {"aperture_max_iterations", o.aperture_max_iterations},
                       {"renormalise_mu", o.renormalise_mu}, {"threads", o.threads},
                       {"training_export", o.training_export}};
+  if (!o.from_plan.empty()) j["from"] = o.from_plan;
+  if (!o.objective_weight_factors.empty()) j["objective_weight_factors"] = o.objective_weight_factors;
   nlohmann::json defaults = nlohmann::json::array();
   auto is_default = [&](const char* name, bool same) { if (same) defaults.push_back(name); };
   is_default("protocol", o.protocol == d.protocol);
@@ -165,7 +168,10 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
   if (options.out.empty()) throw UsageError("generate: no output folder given");
   check_output_separate("--out", options.out,
                         {{"--patient", options.patient}, {"--protocol", options.protocol},
-                         {"--machine", options.machine}});
+                         {"--machine", options.machine}, {"--from", options.from_plan}});
+  if (!options.from_plan.empty() && options.generator != "plan")
+    throw UsageError("--from starts from an earlier plan's fluence: it needs generator 'plan', not '" +
+                     options.generator + "'");
   if (!(options.final_dose_spacing_mm > 0))
     throw UsageError("--final-dose-spacing must be positive");
   if (!(options.final_dose_cp_spacing_deg > 0))
@@ -192,10 +198,14 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
   clock.begin("load");
   auto generator = make_fluence_generator(options.generator);
   auto refiner = make_fluence_refiner(options.refiner);
-  const Protocol protocol = load_protocol(options.protocol);
+  const Protocol protocol = with_objective_weight_factors(load_protocol(options.protocol),
+                                                          options.objective_weight_factors);
   const Machine machine = Machine::load_named(options.machine);
   const StructureRoles roles = StructureRoles::load_default();
   Patient patient = load_patient(options.patient);
+  std::shared_ptr<const PlanFile> start_plan;
+  if (!options.from_plan.empty())
+    start_plan = std::make_shared<const PlanFile>(load_start_plan(options.from_plan, patient, machine.name));
   if (protocol.prescription.targets.empty())
     throw ProcessingError("protocol '" + protocol.name + "' has no target level");
   const Structure& target = roles.resolve(patient, protocol.prescription.targets.front().role);
@@ -211,6 +221,8 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
   FluenceStageContext context{patient, protocol, machine, roles, options.fluence,
                               [&clock](double f) { clock.report(f); }};
   context.learned = options.learned;
+  context.start_plan = start_plan;
+  context.start_plan_path = options.from_plan;
   clock.begin("fluence");
   FluencePlan fluence = generator->generate(context);
   clock.end();
@@ -232,6 +244,13 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
   fluence_plan.machine_name = options.machine;
   fluence_plan.geometry = fluence.geometry;
   fluence_plan.fluence = fluence.fluence;
+  // What `generate --from` re-plans (pipeline/fluence_stages.h), written with the plan.
+  fluence_plan.extra = {{"kind", "fluence plan"},
+                        {"patient_id", patient.identity.patient_id},
+                        {"machine", machine.name},
+                        {"protocol", protocol.name},
+                        {"generator", options.generator},
+                        {"refiner", options.refiner}};
   SequencerOptions so = options.sequencer;
   so.method = parse_sequencer_method(options.sequencer_method);
   so.fractions = fractions;
@@ -350,6 +369,7 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
   plan_file.fluence = delivered_fluence(delivery, fluence.fluence.grid, machine, {});
   plan_file.extra["delivery"] = delivery_plan_to_json(delivery);
   save_plan(plan_file, out.path() + "/plan.json");
+  save_plan(fluence_plan, out.path() + "/" + kFluencePlanFileName);
   if (options.training_export) write_safetensors(training, out.path() + "/" + kTrainingFileName);
 
   clock.end();  // the summary's own writing is not timed

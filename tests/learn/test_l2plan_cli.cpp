@@ -61,3 +61,49 @@ CATCH_TEST_CASE("generate --refiner pgd / l2plan through the CLI", "[learn][l2pl
   CATCH_CHECK(no_data.exit_code == 2);
   CATCH_CHECK(no_data.err.find("no training patients") != std::string::npos);
 }
+
+// Re-planning (issue 13): every plan folder keeps its fluence before sequencing, and
+// `generate --from` refines it for changed objectives. The weighted rectum term makes the
+// start's objective larger than under the plan's own protocol, and the refiner lowers it.
+CATCH_TEST_CASE("generate --from re-plans an earlier plan with a changed objective", "[learn][l2plan][cli]") {
+  const std::string dir = test::scratch_dir("replan_cli");
+  std::string patient, other;
+  CATCH_REQUIRE(test::make_tiny_phantom(dir, 6, &patient).exit_code == 0);
+  CATCH_REQUIRE(test::make_tiny_phantom(dir, 7, &other).exit_code == 0);
+  const std::string base = "--threads 1 generate --patient " + patient + test::kCoarsePlanFlags;
+  CATCH_REQUIRE(test::run_cli(base + " --out " + dir + "/first").exit_code == 0);
+  CATCH_REQUIRE(std::ifstream(dir + "/first/fluence.json").good());
+
+  // The earlier plan's arcs and bixels are kept (--arcs and --bixel are refused with --from).
+  const std::string replan = "--threads 1 generate --patient " + patient +
+                             " --dose-spacing 10 --final-dose-spacing 10 --dao-iter 5 --from " + dir + "/first";
+  auto refine_record = [&](const std::string& out, const std::string& flags) {
+    const test::CommandResult r = test::run_cli(replan + " --out " + out + flags);
+    CATCH_REQUIRE(r.exit_code == 0);
+    std::ifstream f(out + "/summary.json");
+    const nlohmann::json summary = nlohmann::json::parse(f);
+    CATCH_CHECK(summary["fluence_stage"]["generator"] == "plan");
+    const nlohmann::json* refine = find_key(summary, "refine");
+    CATCH_REQUIRE(refine != nullptr);
+    CATCH_CHECK((*refine)["refiner"] == "lbfgs");  // --from's default refiner
+    return *refine;
+  };
+  const nlohmann::json same = refine_record(dir + "/same", " --refine-steps 4");
+  const nlohmann::json rectum4 = refine_record(dir + "/rectum4", " --refine-steps 4 --objective-weight rectum=4");
+  CATCH_CHECK(rectum4["objective_start"].get<double>() > same["objective_start"].get<double>());
+  CATCH_CHECK(rectum4["objective_final_engine"].get<double>() < rectum4["objective_start"].get<double>());
+
+  // Refusals: one line naming the file, nothing written.
+  const test::CommandResult delivery = test::run_cli("--threads 1 generate --patient " + patient + " --out " + dir +
+                                                     "/bad1 --from " + dir + "/first/plan.json");
+  CATCH_CHECK(delivery.exit_code == 1);
+  CATCH_CHECK(delivery.err.find("plan.json: not a fluence plan") != std::string::npos);
+  CATCH_CHECK(lines(delivery.err) == 1);
+  const test::CommandResult wrong_patient =
+      test::run_cli("--threads 1 generate --patient " + other + " --out " + dir + "/bad2 --from " + dir + "/first");
+  CATCH_CHECK(wrong_patient.exit_code == 1);
+  CATCH_CHECK(wrong_patient.err.find("fluence.json: made for patient") != std::string::npos);
+  const test::CommandResult both = test::run_cli(replan + " --out " + dir + "/bad3 --generator classical");
+  CATCH_CHECK(both.exit_code == 2);
+  for (const char* bad : {"/bad1", "/bad2", "/bad3"}) CATCH_CHECK_FALSE(std::ifstream(dir + bad + "/summary.json").good());
+}

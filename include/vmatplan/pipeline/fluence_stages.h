@@ -9,8 +9,9 @@
 //
 // Built in: generator "classical" (make_classical_plan: geometry, engine, projected
 // L-BFGS, normalisation), generators "fmd" (the one-step FMD student) and "fmd-teacher"
-// (its EDM teacher; pipeline/fmd_generator.h, docs/fmd.md), and refiner "none" (passes the
-// plan through). Others register a
+// (its EDM teacher; pipeline/fmd_generator.h, docs/fmd.md), generator "plan" (the fluence
+// plan of an earlier run, context.start_plan: re-planning with changed objectives, `generate
+// --from`), and refiner "none" (passes the plan through). Others register a
 // factory with register_fluence_generator / register_fluence_refiner at start-up.
 #include <cstdint>
 #include <functional>
@@ -22,6 +23,7 @@
 
 #include "vmatplan/evaluation/protocol.h"
 #include "vmatplan/geometry/fluence_grid.h"
+#include "vmatplan/geometry/plan_file.h"
 #include "vmatplan/machine/machine.h"
 #include "vmatplan/optimize/classical_planner.h"
 #include "vmatplan/patient/structure_roles.h"
@@ -45,7 +47,20 @@ struct FluenceStageContext {
   const ClassicalPlanOptions& options;  // arcs, bixel, optimisation grid, seed, optimizer
   std::function<void(double fraction)> progress;  // 0..1 within the stage; may be empty
   LearnedGeneratorOptions learned = {};
+  // Generator "plan": the fluence plan of an earlier run (load_start_plan) and where it
+  // was read from.
+  std::shared_ptr<const PlanFile> start_plan = {};
+  std::string start_plan_path = {};
 };
+
+// The fluence plan `generate` writes beside the delivery (OUT/fluence.json + .safetensors):
+// geometry and fluence after the refiner, before leaf sequencing, what `--from` starts from.
+inline constexpr const char* kFluencePlanFileName = "fluence.json";
+
+// Reads the fluence plan of `path` (a plan folder or a JSON file) for this patient and
+// machine: InputError naming the file when it is unreadable, made for another patient (by
+// patient ID) or machine, or its fluence does not fit its geometry.
+PlanFile load_start_plan(const std::string& path, const Patient& patient, const std::string& machine_name);
 
 // A fluence-level plan: geometry plus fluence maps (MU, all fractions) on its grid.
 struct FluencePlan {

@@ -13,8 +13,9 @@
 // apertures' delivered fluence on a finer grid, renormalised per the protocol by scaling
 // the MU (kept only while the plan stays deliverable) -> write. OUT receives RP.dcm (checked
 // with the project's validator), RD.dcm, plan.json (the delivery), summary.json (goals,
-// metrics, MU, complexity, delivery time, defaults chosen, timings, versions), dvh.svg and
-// report.html (and training.safetensors with training_export), all staged: a failure
+// metrics, MU, complexity, delivery time, defaults chosen, timings, versions), dvh.svg,
+// report.html, fluence.json + fluence.safetensors (the fluence before sequencing, which
+// `--from` re-plans) (and training.safetensors with training_export), all staged: a failure
 // leaves nothing at OUT.
 // Deterministic for the same inputs, seed and thread count (the DICOM UIDs are new each run).
 #include <functional>
@@ -65,6 +66,12 @@ struct GenerateOptions {
   std::string out;
   bool overwrite = false;
   LearnedGeneratorOptions learned;              // --weights, --fmd-seed, --sampler-steps
+  // --from: re-plan from an earlier plan's fluence (its folder or fluence.json), with
+  // generator "plan"; the refiner then optimises it for this run's protocol.
+  std::string from_plan;
+  // ROLE=FACTOR (--objective-weight): the protocol's objective weights of that role are
+  // multiplied, for every stage (generator, refiner, aperture optimisation).
+  std::vector<std::pair<std::string, double>> objective_weight_factors;
 };
 
 struct StageProgress {
