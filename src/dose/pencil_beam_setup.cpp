@@ -7,6 +7,9 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <new>
+
+#include <sys/mman.h>
 
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/threads.h"
@@ -51,6 +54,20 @@ bool trace_control_point(const TraceContext& context, const DepthWeightTable& we
 }
 
 }  // namespace
+
+void* allocate_bytes(size_t bytes) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  void* p = nullptr;
+  if (bytes >= 2 * kHuge) {
+    const size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
+    if (posix_memalign(&p, kHuge, rounded) != 0) throw std::bad_alloc();
+    madvise(p, rounded, MADV_HUGEPAGE);  // advice only: without THP, ordinary pages
+    return p;
+  }
+  p = std::malloc(std::max<size_t>(bytes, 1));
+  if (!p) throw std::bad_alloc();
+  return p;
+}
 
 std::vector<double> cell_integral_matrix(const std::vector<double>& edges_mm, double x0_mm,
                                          double step_mm, int64_t samples, double sigma_mm) {
