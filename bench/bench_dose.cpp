@@ -3,7 +3,7 @@
 // forward + gradient on a 5 mm dose grid and forward on a 2.5 mm grid at N threads
 // (default 2), after one warm-up, and prints a table with peak memory (getrusage).
 //
-//   bench_dose [threads] [runs]
+//   bench_dose [threads] [runs] [--no-fine]   (--no-fine: skip the 2.5 mm grid)
 #include <sys/resource.h>
 #include <torch/torch.h>
 
@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "vmatplan/core/threads.h"
@@ -67,6 +68,7 @@ void row(const char* what, const Timing& t, const char* target, const char* note
 int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
   const int runs = argc > 2 ? std::atoi(argv[2]) : 5;
+  const bool fine = !(argc > 3 && std::string(argv[3]) == "--no-fine");
   set_thread_count(threads);
   set_dose_engine_threads(threads);
 
@@ -117,7 +119,7 @@ int main(int argc, char** argv) {
     }, runs);
     row("forward, 5 mm grid", fw, "-", "full [nz,ny,nx] volume");
   }
-  {
+  if (fine) {
     auto t0 = std::chrono::steady_clock::now();
     double c0 = cpu_s();
     DoseEngineOptions opt;

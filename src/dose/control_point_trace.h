@@ -36,6 +36,7 @@ struct SamplePlane {
 // work has no exp(); depths past the table are computed exactly.
 class DepthWeightTable {
  public:
+  DepthWeightTable() = default;
   explicit DepthWeightTable(const BeamModel& model, double step_mm = 0.25,
                             double max_depth_mm = 800.0);
   int components() const { return k_; }
@@ -51,9 +52,9 @@ class DepthWeightTable {
 
  private:
   void exact(float depth_mm, float* w) const;
-  const BeamModel* model_;
-  int k_;
-  float inv_step_, last_;
+  BeamModel model_;  // a copy: the table moves with the engine's data
+  int k_ = 0;
+  float inv_step_ = 0, last_ = 0;
   std::vector<float> values_;  // [depth][component]
 };
 
@@ -84,12 +85,38 @@ struct TraceContext {
                const Vec3& isocenter_mm);
 };
 
+// The rays of a depth lattice: a rectangle of the isocentre plane in the BLD frame of the
+// control point that builds it, rays every du_mm from (u0_mm, v0_mm).
+struct LatticeExtent {
+  double u0_mm = 0, v0_mm = 0;
+  int nu = 0, nv = 0;
+};
+
 // One control point: finds the compute voxels whose divergent projection falls on the
 // sample plane and their radiological depths, from an exact per-voxel trace or, when
 // that costs more (most of the grid in the field), from a beam-aligned depth lattice.
 class ControlPointTrace {
  public:
-  ControlPointTrace(const TraceContext& context, const BeamTransform& beam, DepthMethod method);
+  // extent: the lattice's rays (default: the sample plane at the dose spacing), e.g. to
+  // cover the planes of other control points that will borrow it; with an extent, kAuto
+  // chooses between a lattice of all its rays and exact traces.
+  ControlPointTrace(const TraceContext& context, const BeamTransform& beam, DepthMethod method,
+                    const LatticeExtent* extent = nullptr);
+  // Depths from `lead`'s lattice (exact traces if it has none): for a control point with
+  // the same source as lead's (the same central axis; they differ by a collimator
+  // rotation, e.g. the two arcs of a plan at the same gantry angles), whose sample plane
+  // lead's lattice covers (lattice_extent). Radiological depth depends on the source
+  // only, so the rays traced once serve both; lead must outlive this trace.
+  ControlPointTrace(const TraceContext& context, const BeamTransform& beam,
+                    const ControlPointTrace& lead);
+
+  // The lattice rectangle (in lead's BLD frame, rays every du_mm) that covers the sample
+  // planes of every beam in `beams`, which share lead's source.
+  static LatticeExtent lattice_extent(const SamplePlane& plane, double du_mm,
+                                      const BeamTransform& lead,
+                                      const std::vector<BeamTransform>& beams);
+  // The lattice's ray spacing on a dose grid (the dose spacing).
+  static double lattice_spacing_mm(const DoseVolume& volume) { return volume.grid.spacing_mm[0]; }
 
   bool used_lattice() const { return lattice_ != nullptr; }
   // f(voxel, u, w, inverse_square, depth_mm) for every hit, in compute-voxel order:
@@ -103,7 +130,11 @@ class ControlPointTrace {
     for (int64_t v = 0; v < n; ++v) {
       float u, w, z, xi, yi;
       if (!project(v, u, w, z, xi, yi)) continue;
-      const float depth = lattice_ ? lattice_->depth_mm(xi, yi, z) : exact_depth(v);
+      // to_lattice_ is the identity unless the lattice is borrowed (exact in float then).
+      const float depth =
+          lattice_ ? lattice_->depth_mm(to_lattice_[0] * xi + to_lattice_[1] * yi,
+                                        to_lattice_[2] * xi + to_lattice_[3] * yi, z)
+                   : exact_depth(v);
       const float s = sad_ / z;
       f(v, u, w, s * s, depth);
       ++hits;
@@ -126,12 +157,15 @@ class ControlPointTrace {
     return u >= 0 && w >= 0 && u < u_max_ && w < w_max_;
   }
   float exact_depth(int64_t v) const;
+  void init(const BeamTransform& beam);
 
   const TraceContext* context_;
   float r_[9];  // BLD axes in LPS (columns)
   float sad_, x0_, y0_, inv_step_, u_max_, w_max_;
   Vec3 source_lps_{};
-  std::unique_ptr<DepthLattice> lattice_;
+  std::unique_ptr<DepthLattice> owned_lattice_;
+  const DepthLattice* lattice_ = nullptr;  // owned_lattice_ or a lead's
+  float to_lattice_[4] = {1, 0, 0, 1};     // iso-plane (x, y) -> the lattice's frame
 };
 
 }  // namespace vmatplan::detail

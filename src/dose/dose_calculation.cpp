@@ -27,10 +27,9 @@ struct Worker {
 };
 
 template <int K>
-void add_control_point(const detail::TraceContext& context, const detail::DepthWeightTable& table,
-                       const BeamTransform& beam, DepthMethod method, Worker& wk) {
-  const detail::ControlPointTrace trace(context, beam, method);
-  const int64_t row = context.plane.width * K;
+void add_control_point(const detail::ControlPointTrace& trace, const detail::DepthWeightTable& table,
+                       int64_t plane_width, Worker& wk) {
+  const int64_t row = plane_width * K;
   const float* plane = wk.plane.data();
   float* dose = wk.dose.data();
   wk.pairs += trace.for_each_hit([&](int64_t v, float u, float w, float inverse_square, float depth) {
@@ -50,6 +49,26 @@ void add_control_point(const detail::TraceContext& context, const detail::DepthW
   });
   if (trace.used_lattice()) ++wk.lattice;
   ++wk.control_points;
+}
+
+// Control points (indices into `beams`) grouped by source position, in first-seen order:
+// radiological depth depends on the source alone, so one group's control points (e.g.
+// the two arcs of a plan at the same gantry angles, with different collimator angles)
+// share one depth lattice.
+std::vector<std::vector<size_t>> group_by_source(const std::vector<BeamTransform>& beams) {
+  std::vector<std::vector<size_t>> groups;
+  std::vector<Vec3> sources;
+  for (size_t i = 0; i < beams.size(); ++i) {
+    const Vec3 s = beams[i].source_lps();
+    size_t g = 0;
+    for (; g < sources.size(); ++g)
+      if (std::abs(s[0] - sources[g][0]) < 1e-6 && std::abs(s[1] - sources[g][1]) < 1e-6 &&
+          std::abs(s[2] - sources[g][2]) < 1e-6)
+        break;
+    if (g == sources.size()) sources.push_back(s), groups.emplace_back();
+    groups[g].push_back(i);
+  }
+  return groups;
 }
 
 }  // namespace
@@ -90,9 +109,19 @@ Image3D<float> calculate_dose(const Patient& patient, const Machine& machine,
   const int64_t per_cp = grid.size_per_control_point();
   const int64_t k_count = static_cast<int64_t>(model.components.size());
 
-  // Control points dealt round-robin to the threads (neighbours cost about the same).
-  const int threads = std::max(1, std::min<int>(thread_count(), static_cast<int>(cps.size())));
+  std::vector<BeamTransform> beams;
+  for (const ControlPointGeometry* c : cps)
+    beams.emplace_back(geometry.patient_position, geometry.isocenter_mm, c->gantry_deg,
+                       c->collimator_deg, c->couch_deg, model.sad_mm);
+  const std::vector<std::vector<size_t>> groups = group_by_source(beams);
+  auto live = [&](size_t i) {
+    const float* f = &fluence.values[i * per_cp];
+    return std::any_of(f, f + per_cp, [](float v) { return v != 0.0f; });
+  };
+  // Source groups dealt round-robin to the threads (neighbours cost about the same).
+  const int threads = std::max(1, std::min<int>(thread_count(), static_cast<int>(groups.size())));
   std::vector<Worker> workers(threads);
+  const double du = detail::ControlPointTrace::lattice_spacing_mm(volume);
   detail::with_kernel_components(k_count, [&](auto kc) {
     constexpr int K = decltype(kc)::value;
     parallel_for(threads, [&](long tb, long te) {
@@ -100,12 +129,28 @@ Image3D<float> calculate_dose(const Patient& patient, const Machine& machine,
         Worker& wk = workers[t];
         wk.dose.assign(voxels, 0.0f);
         wk.plane.resize(static_cast<size_t>(plane.width * plane.height * K));
-        for (size_t i = t; i < cps.size(); i += threads) {
-          if (!convolution.forward(&fluence.values[i * per_cp], wk.plane.data(), wk.scratch)) continue;
-          const ControlPointGeometry& c = *cps[i];
-          const BeamTransform beam(geometry.patient_position, geometry.isocenter_mm, c.gantry_deg,
-                                   c.collimator_deg, c.couch_deg, model.sad_mm);
-          add_control_point<K>(context, table, beam, options.depth_method, wk);
+        for (size_t gi = t; gi < groups.size(); gi += threads) {
+          std::vector<size_t> members;
+          for (size_t i : groups[gi])
+            if (live(i)) members.push_back(i);
+          if (members.empty()) continue;
+          // The first member traces the lattice for all (one ray trace per source).
+          std::vector<BeamTransform> member_beams;
+          for (size_t i : members) member_beams.push_back(beams[i]);
+          const detail::LatticeExtent extent =
+              detail::ControlPointTrace::lattice_extent(plane, du, beams[members[0]], member_beams);
+          const detail::ControlPointTrace lead(context, beams[members[0]], options.depth_method,
+                                               members.size() > 1 ? &extent : nullptr);
+          for (size_t m = 0; m < members.size(); ++m) {
+            const size_t i = members[m];
+            convolution.forward(&fluence.values[i * per_cp], wk.plane.data(), wk.scratch);
+            if (m == 0) {
+              add_control_point<K>(lead, table, plane.width, wk);
+            } else {
+              const detail::ControlPointTrace follower(context, beams[i], lead);
+              add_control_point<K>(follower, table, plane.width, wk);
+            }
+          }
         }
       }
     });

@@ -31,22 +31,26 @@ void gather_forward(const detail::EngineData& d, const T* planes, int64_t cp_beg
   const int64_t plane_size = d.plane.width * d.plane.height * K;
   for (int64_t c = cp_begin; c < cp_end; ++c) {
     const detail::EntryBlock& b = d.blocks[d.cp_block[c]];
-    const int32_t *__restrict__ voxel = b.voxel.data(), *__restrict__ base = b.base.data();
+    const int32_t* __restrict__ base = b.base.data();
     const float *__restrict__ fxs = b.fx.data(), *__restrict__ fys = b.fy.data(),
                 *__restrict__ weight = b.weight.data();
     const T* __restrict__ plane = planes + c * plane_size;
-    for (int64_t e = d.cp_begin[c], end = d.cp_end[c]; e < end; ++e) {
-      const T* p00 = plane + static_cast<int64_t>(base[e]) * K;
-      const T* p10 = p00 + w;
-      const T fx = fxs[e], fy = fys[e];
-      const float* wk = weight + e * K;
-      T sum = 0;
-      for (int k = 0; k < K; ++k) {
-        const T top = p00[k] + fx * (p00[k + K] - p00[k]);
-        const T bottom = p10[k] + fx * (p10[k + K] - p10[k]);
-        sum += wk[k] * (top + fy * (bottom - top));
+    for (int64_t r = d.cp_run_begin[c]; r < d.cp_run_end[c]; ++r) {
+      const int64_t e0 = b.run_entry[r], e1 = e0 + b.run_length[r];
+      T* __restrict__ out = dose + b.run_voxel[r];  // out[e - e0]: the entry's voxel
+      for (int64_t e = e0; e < e1; ++e) {
+        const T* p00 = plane + static_cast<int64_t>(base[e]) * K;
+        const T* p10 = p00 + w;
+        const T fx = fxs[e], fy = fys[e];
+        const float* wk = weight + e * K;
+        T sum = 0;
+        for (int k = 0; k < K; ++k) {
+          const T top = p00[k] + fx * (p00[k + K] - p00[k]);
+          const T bottom = p10[k] + fx * (p10[k + K] - p10[k]);
+          sum += wk[k] * (top + fy * (bottom - top));
+        }
+        out[e - e0] += sum;
       }
-      dose[voxel[e]] += sum;
     }
   }
 }
@@ -58,23 +62,27 @@ void gather_backward(const detail::EngineData& d, const T* __restrict__ grad_dos
   const int64_t plane_size = d.plane.width * d.plane.height * K;
   for (int64_t c = cp_begin; c < cp_end; ++c) {
     const detail::EntryBlock& b = d.blocks[d.cp_block[c]];
-    const int32_t *__restrict__ voxel = b.voxel.data(), *__restrict__ base = b.base.data();
+    const int32_t* __restrict__ base = b.base.data();
     const float *__restrict__ fxs = b.fx.data(), *__restrict__ fys = b.fy.data(),
                 *__restrict__ weight = b.weight.data();
     T* __restrict__ plane = grad_planes + c * plane_size;
-    for (int64_t e = d.cp_begin[c], end = d.cp_end[c]; e < end; ++e) {
-      const T g = grad_dose[voxel[e]];
-      T* p00 = plane + static_cast<int64_t>(base[e]) * K;
-      T* p10 = p00 + w;
-      const T fx = fxs[e], fy = fys[e];
-      const T g00 = (1 - fx) * (1 - fy) * g, g01 = fx * (1 - fy) * g, g10 = (1 - fx) * fy * g,
-              g11 = fx * fy * g;
-      const float* wk = weight + e * K;
-      for (int k = 0; k < K; ++k) {
-        p00[k] += g00 * wk[k];
-        p00[k + K] += g01 * wk[k];
-        p10[k] += g10 * wk[k];
-        p10[k + K] += g11 * wk[k];
+    for (int64_t r = d.cp_run_begin[c]; r < d.cp_run_end[c]; ++r) {
+      const int64_t e0 = b.run_entry[r], e1 = e0 + b.run_length[r];
+      const T* in = grad_dose + b.run_voxel[r];  // in[e - e0]: the entry's voxel
+      for (int64_t e = e0; e < e1; ++e) {
+        const T g = in[e - e0];
+        T* p00 = plane + static_cast<int64_t>(base[e]) * K;
+        T* p10 = p00 + w;
+        const T fx = fxs[e], fy = fys[e];
+        const T g00 = (1 - fx) * (1 - fy) * g, g01 = fx * (1 - fy) * g, g10 = (1 - fx) * fy * g,
+                g11 = fx * fy * g;
+        const float* wk = weight + e * K;
+        for (int k = 0; k < K; ++k) {
+          p00[k] += g00 * wk[k];
+          p00[k + K] += g01 * wk[k];
+          p10[k] += g10 * wk[k];
+          p10[k + K] += g11 * wk[k];
+        }
       }
     }
   }

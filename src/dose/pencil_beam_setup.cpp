@@ -7,6 +7,9 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <new>
+
+#include <sys/mman.h>
 
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/threads.h"
@@ -29,14 +32,21 @@ bool trace_control_point(const TraceContext& context, const DepthWeightTable& we
   BeamTransform t(geometry.patient_position, geometry.isocenter_mm, c.cp->gantry_deg,
                   c.cp->collimator_deg, c.cp->couch_deg, context.model->sad_mm);
   const ControlPointTrace trace(context, t, method);
-  const size_t first = out.voxel.size(), n = first + context.px.size();  // at most
-  out.voxel.resize(n), out.base.resize(n), out.fx.resize(n), out.fy.resize(n);
+  const size_t first = out.base.size(), n = first + context.px.size();  // at most
+  out.base.resize(n), out.fx.resize(n), out.fy.resize(n);
   out.weight.resize(n * K);
   const int64_t width = context.plane.width;
   size_t e = first;
+  int64_t last = -2;
   trace.for_each_hit([&](int64_t v, float u, float w, float inverse_square, float depth) {
     const int32_t ix = static_cast<int32_t>(u), iy = static_cast<int32_t>(w);
-    out.voxel[e] = static_cast<int32_t>(v);
+    if (v != last + 1) {
+      out.run_entry.push_back(static_cast<int64_t>(e));
+      out.run_voxel.push_back(static_cast<int32_t>(v));
+      out.run_length.push_back(0);
+    }
+    ++out.run_length.back();
+    last = v;
     out.base[e] = static_cast<int32_t>(iy * width + ix);
     out.fx[e] = u - ix;
     out.fy[e] = w - iy;
@@ -45,12 +55,26 @@ bool trace_control_point(const TraceContext& context, const DepthWeightTable& we
     for (int k = 0; k < K; ++k) wk[k] *= inverse_square;
     ++e;
   });
-  out.voxel.resize(e), out.base.resize(e), out.fx.resize(e), out.fy.resize(e);
+  out.base.resize(e), out.fx.resize(e), out.fy.resize(e);
   out.weight.resize(e * K);
   return trace.used_lattice();
 }
 
 }  // namespace
+
+void* allocate_bytes(size_t bytes) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  void* p = nullptr;
+  if (bytes >= 2 * kHuge) {
+    const size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
+    if (posix_memalign(&p, kHuge, rounded) != 0) throw std::bad_alloc();
+    madvise(p, rounded, MADV_HUGEPAGE);  // advice only: without THP, ordinary pages
+    return p;
+  }
+  p = std::malloc(std::max<size_t>(bytes, 1));
+  if (!p) throw std::bad_alloc();
+  return p;
+}
 
 std::vector<double> cell_integral_matrix(const std::vector<double>& edges_mm, double x0_mm,
                                          double step_mm, int64_t samples, double sigma_mm) {
@@ -101,6 +125,7 @@ EngineData build_engine_data(const Patient& patient, const Machine& machine,
   const int chunks = std::max(1, std::min<int>(thread_count(), static_cast<int>(cps.size())));
   d.blocks.resize(chunks);
   d.cp_block.resize(cps.size()), d.cp_begin.resize(cps.size()), d.cp_end.resize(cps.size());
+  d.cp_run_begin.resize(cps.size()), d.cp_run_end.resize(cps.size());
   std::vector<uint8_t> lattice(cps.size(), 0);
   const long per = (static_cast<long>(cps.size()) + chunks - 1) / chunks;
   // Room for every voxel of every control point (nearly all are hits on a full grid):
@@ -109,18 +134,21 @@ EngineData build_engine_data(const Patient& patient, const Machine& machine,
     const size_t n = static_cast<size_t>(std::max<long>(0, std::min<long>(per, cps.size() - c * per))) *
                      context.px.size();
     EntryBlock& b = d.blocks[c];
-    b.voxel.reserve(n), b.base.reserve(n), b.fx.reserve(n), b.fy.reserve(n);
+    b.base.reserve(n), b.fx.reserve(n), b.fy.reserve(n);
     b.weight.reserve(n * d.components);
   }
   with_kernel_components(d.components, [&](auto k) {
     parallel_for(chunks, [&](long b, long e) {
       for (long c = b; c < e; ++c)
         for (long i = c * per; i < std::min<long>((c + 1) * per, cps.size()); ++i) {
+          EntryBlock& block = d.blocks[c];
           d.cp_block[i] = static_cast<int32_t>(c);
-          d.cp_begin[i] = static_cast<int64_t>(d.blocks[c].voxel.size());
+          d.cp_begin[i] = static_cast<int64_t>(block.base.size());
+          d.cp_run_begin[i] = static_cast<int64_t>(block.run_entry.size());
           lattice[i] = trace_control_point<decltype(k)::value>(context, weights, geometry,
-                                                               options.depth_method, cps[i], d.blocks[c]);
-          d.cp_end[i] = static_cast<int64_t>(d.blocks[c].voxel.size());
+                                                               options.depth_method, cps[i], block);
+          d.cp_end[i] = static_cast<int64_t>(block.base.size());
+          d.cp_run_end[i] = static_cast<int64_t>(block.run_entry.size());
         }
     });
   });

@@ -3,8 +3,11 @@
 // path for a plan's final dose (and any dose computed once). Same model, grid and numbers
 // as PencilBeamEngine (docs/dose_model.md), but nothing is kept across control points:
 // each worker convolves one control point's fluence onto its sample plane, traces that
-// control point's depth lattice and adds its dose into the voxels. Memory is the dose
-// volume plus one plane and one lattice per thread, not the engine's ~28 bytes per
+// control point's depth lattice and adds its dose into the voxels. Control points with
+// the same source (the two default arcs at each gantry angle) share one lattice, so
+// depths differ from the engine's within the lattice's interpolation (gamma 1 %/1 mm
+// 100 % on the phantom plans, docs/dose_model.md). Memory is the dose
+// volume plus one plane and one lattice per thread, not the engine's ~24 bytes per
 // (voxel, control point) pair; no LibTorch, no gradients.
 //
 //   DoseCalculationStats stats;
