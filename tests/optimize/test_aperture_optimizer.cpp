@@ -31,6 +31,27 @@ const Fixture& fixture() {
   return f;
 }
 
+// The fixture's 8 mm dose engine and protocol objective, made once.
+DoseEngineOptions engine_options() {
+  DoseEngineOptions eo;
+  eo.dose_spacing_mm = 8.0;
+  return eo;
+}
+struct DoseSetup {
+  PencilBeamEngine engine;
+  PlanObjective objective;
+  MetersetPlanContext ctx;
+  explicit DoseSetup(const Fixture& fx)
+      : engine(fx.patient, fx.machine, fx.fluence_plan.geometry, fx.fluence_plan.fluence.grid,
+               engine_options()),
+        objective(fx.patient, fx.protocol, fx.roles, engine.dose_grid(), engine.compute_voxels()),
+        ctx{fx.patient, fx.protocol, fx.roles} {}
+};
+const DoseSetup& dose_setup() {
+  static const DoseSetup s(fixture());
+  return s;
+}
+
 double plan_time_s(const DeliveryPlan& p, const Machine& m) {
   double t = 0;
   for (const DeliveryBeam& b : p.beams) t += beam_delivery_time_s(b, DeliveryLimits::of(m));
@@ -42,13 +63,7 @@ double plan_time_s(const DeliveryPlan& p, const Machine& m) {
 CATCH_TEST_CASE("aperture optimisation lowers the objective and stays deliverable", "[optimize][dao]") {
   const Fixture& fx = fixture();
   CATCH_REQUIRE(check_deliverability(fx.sequenced.plan, fx.machine).empty());
-  DoseEngineOptions eo;
-  eo.dose_spacing_mm = 8.0;
-  const PencilBeamEngine engine(fx.patient, fx.machine, fx.fluence_plan.geometry,
-                                fx.fluence_plan.fluence.grid, eo);
-  const PlanObjective objective(fx.patient, fx.protocol, fx.roles, engine.dose_grid(),
-                                engine.compute_voxels());
-  const MetersetPlanContext ctx{fx.patient, fx.protocol, fx.roles};
+  const auto& [engine, objective, ctx] = dose_setup();
   ApertureOptimizerOptions opt;
   opt.max_iterations = 12;
   const ApertureResult a = optimize_apertures(fx.sequenced.plan, engine, fx.fluence_plan.geometry,
@@ -99,13 +114,7 @@ CATCH_TEST_CASE("aperture optimisation lowers the objective and stays deliverabl
 
 CATCH_TEST_CASE("aperture optimisation from the normalised sequenced plan", "[optimize][dao]") {
   const Fixture& fx = fixture();
-  DoseEngineOptions eo;
-  eo.dose_spacing_mm = 8.0;
-  const PencilBeamEngine engine(fx.patient, fx.machine, fx.fluence_plan.geometry,
-                                fx.fluence_plan.fluence.grid, eo);
-  const PlanObjective objective(fx.patient, fx.protocol, fx.roles, engine.dose_grid(),
-                                engine.compute_voxels());
-  const MetersetPlanContext ctx{fx.patient, fx.protocol, fx.roles};
+  const auto& [engine, objective, ctx] = dose_setup();
   ApertureOptimizerOptions opt;
   opt.max_iterations = 8;
   opt.normalise_first = false;

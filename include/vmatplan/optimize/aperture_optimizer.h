@@ -52,10 +52,10 @@ struct ApertureOptimizerOptions {
   // Stop when the objective fell by less than this fraction over the last `window` steps.
   double relative_tolerance = 0.002;
   int window = 4;
-  // MU term (see above); the protocol's mu_weight where that is larger. 1.5 takes the
-  // phantoms' median from about 325 to about 300 MU/Gy with every goal kept (2026-12-07,
-  // docs/sequencing.md); the fluence stage keeps the protocol's own weight.
-  double mu_weight = 1.5;
+  // MU term (see above); the protocol's mu_weight where that is larger. Phantom seed 1:
+  // 326 MU/Gy at 0, 301-305 at 1-1.5, every goal kept (docs/sequencing.md). The fluence
+  // stage keeps the protocol's own weight.
+  double mu_weight = 2.5;
   // Largest change of the first (steepest-descent) step, in bixel widths for leaf tips
   // and as a fraction of the sequenced MU.
   double first_step = 0.3;
