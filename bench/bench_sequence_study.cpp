@@ -12,18 +12,28 @@
 // optimisation of leaves and MU) or "sweep" (sector sliding window + MU re-optimisation).
 //
 //   bench_sequence_study [threads=2] [patients=10] [apertures|sweep] [first_seed=1]
+//                        [plan_cache_dir|-] [key=value ...]
+// plan_cache_dir: fluence plans are read from DIR/seed<N>.json when there, else planned and
+// written there (the fluence stage is deterministic, so a study of the later stages need
+// not re-plan). key=value sets a later-stage option for a study: sector_deg, cp_deg,
+// floor (sequencer), dao_iter, mu_weight, first_step, tolerance, mu_precond, memory,
+// normalise_first
+// (aperture optimiser).
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <nlohmann/json.hpp>
+#include <torch/torch.h>
 #include <string>
 
 #include "vmatplan/core/threads.h"
 #include "vmatplan/dose/pencil_beam_engine.h"
 #include "vmatplan/evaluation/gamma.h"
+#include "vmatplan/geometry/plan_file.h"
 #include "vmatplan/optimize/classical_planner.h"
 #include "vmatplan/optimize/aperture_optimizer.h"
 #include "vmatplan/optimize/meterset_optimizer.h"
@@ -37,6 +47,14 @@ namespace {
 
 double since_s(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// CPU time (user + sys) of this process so far: on a shared machine it varies less than
+// wall time.
+double cpu_s() {
+  struct rusage u {};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
 // Goals met among those the fluence plan met (the criterion), and in total.
@@ -76,6 +94,17 @@ FluenceMaps sector_smeared(const ClassicalPlan& fp, const SequencedPlan& s) {
   return out;
 }
 
+// The protocol objective of a fluence (no MU term).
+double fluence_objective(const PlanObjective& objective, const PencilBeamEngine& engine,
+                         const FluenceMaps& maps) {
+  torch::NoGradGuard ng;
+  const FluenceGrid& g = maps.grid;
+  const torch::Tensor f = torch::from_blob(const_cast<float*>(maps.values.data()),
+                                           {maps.control_point_count, g.row_count(), g.bixel_count},
+                                           torch::kFloat);
+  return objective.value(engine.dose_at_voxels(f).to(torch::kDouble)).item<double>();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -84,6 +113,29 @@ int main(int argc, char** argv) {
   SequencerOptions so;
   so.method = parse_sequencer_method(argc > 3 ? argv[3] : "apertures");
   const int first_seed = argc > 4 ? std::atoi(argv[4]) : 1;
+  const std::string cache_dir = argc > 5 && std::string(argv[5]) != "-" ? argv[5] : "";
+  ApertureOptimizerOptions ao;
+  for (int a = 6; a < argc; ++a) {
+    const std::string kv = argv[a];
+    const size_t eq = kv.find('=');
+    const std::string key = kv.substr(0, eq);
+    const double v = eq == std::string::npos ? 0.0 : std::atof(kv.c_str() + eq + 1);
+    if (key == "sector_deg") so.aperture_sector_deg = v;
+    else if (key == "cp_deg") so.aperture_cp_spacing_deg = v;
+    else if (key == "floor") so.aperture_floor = v;
+    else if (key == "dao_iter") ao.max_iterations = static_cast<int>(v);
+    else if (key == "mu_weight") ao.mu_weight = v;
+    else if (key == "first_step") ao.first_step = v;
+    else if (key == "tolerance") ao.relative_tolerance = v;
+    else if (key == "mu_precond") ao.mu_preconditioning = v;
+    else if (key == "memory") ao.memory = static_cast<int>(v);
+    else if (key == "normalise_first") ao.normalise_first = v != 0;
+    else {
+      std::fprintf(stderr, "unknown option '%s'\n", kv.c_str());
+      return 2;
+    }
+    std::printf("option %s\n", kv.c_str());
+  }
   const bool dao = so.method == SequencerMethod::kApertures;
   set_thread_count(threads);
   set_dose_engine_threads(threads);
@@ -103,12 +155,27 @@ int main(int argc, char** argv) {
     PelvisPhantomOptions po;
     po.seed = static_cast<uint64_t>(seed);
     const Patient patient = make_pelvis_phantom(po);
-    const ClassicalPlan fp = make_classical_plan(patient, protocol, machine, roles, {});
+    const std::string cached = cache_dir.empty() ? "" : cache_dir + "/seed" + std::to_string(seed) + ".json";
+    ClassicalPlan fp;
+    if (!cached.empty() && std::filesystem::exists(cached)) {
+      const PlanFile f = load_plan(cached);
+      fp.geometry = f.geometry, fp.fluence = f.fluence;
+    } else {
+      fp = make_classical_plan(patient, protocol, machine, roles, {});
+      if (!cached.empty()) {
+        std::filesystem::create_directories(cache_dir);
+        save_plan({machine.name, fp.geometry, fp.fluence, nlohmann::json::object()}, cached);
+      }
+    }
     DoseEngineOptions eo;
     eo.dose_spacing_mm = 5.0;
     const PencilBeamEngine engine(patient, machine, fp.geometry, fp.fluence.grid, eo);
     const PlanObjective objective(patient, protocol, roles, engine.dose_grid(), engine.compute_voxels());
     const DoseImage dose_fluence = engine.dose_image(fp.fluence);
+    // The fluence plan's goals and objective on this engine (the planner's own grid and
+    // objective, so the same values make_classical_plan reports).
+    fp.evaluation = evaluate_plan(patient, dose_fluence, protocol, roles);
+    const double objective_fluence = fluence_objective(objective, engine, fp.fluence);
 
     PlanFile pf;
     pf.machine_name = machine.name;
@@ -117,6 +184,7 @@ int main(int argc, char** argv) {
     so.fractions = protocol.prescription.fractions;
     so.prescription_dose_gy = protocol.prescription.targets.front().dose_gy;
     auto t0 = std::chrono::steady_clock::now();
+    const double cpu0_s = cpu_s();
     const SequencedPlan s = sequence_arcs(pf, machine, so);
     const double seq_s = since_s(t0);
     t0 = std::chrono::steady_clock::now();
@@ -124,7 +192,7 @@ int main(int argc, char** argv) {
     MetersetResult r;
     if (dao) {
       const ApertureResult a = optimize_apertures(s.plan, engine, fp.geometry, objective,
-                                                  {patient, protocol, roles}, machine, {});
+                                                  {patient, protocol, roles}, machine, ao);
       r.plan = a.plan, r.fluence = a.fluence, r.evaluation = a.evaluation;
       r.objective_sequenced = a.objective_sequenced, r.objective_optimized = a.objective_optimized;
       r.objective_final = a.objective_final, r.history = a.history;
@@ -135,6 +203,7 @@ int main(int argc, char** argv) {
       r = optimize_meterset(s.plan, engine, fp.geometry, objective, {patient, protocol, roles}, machine, {});
     }
     const double reopt_s = since_s(t0);
+    const double seq_reopt_cpu_s = cpu_s() - cpu0_s;
 
     // Aperture dose with the sequenced MU (no normalisation) and after re-optimization.
     const DoseImage dose_seq = engine.dose_image(
@@ -145,7 +214,10 @@ int main(int argc, char** argv) {
     // sector's control points (angular smearing of sector-wise sequencing, no MLC at all).
     const DoseImage dose_no_tx = engine.dose_image(
         aperture_fluence_on_geometry(s.plan, fp.fluence.grid, fp.geometry, machine, false));
-    const DoseImage dose_smear = dao ? dose_no_tx : engine.dose_image(sector_smeared(fp, s));
+    const FluenceMaps smeared = sector_smeared(fp, s);
+    const DoseImage dose_smear = engine.dose_image(smeared);
+    // The loss from sector-wise delivery alone (no MLC).
+    const double objective_smeared = fluence_objective(objective, engine, smeared);
     const GammaResult g_no_tx = compute_gamma(dose_fluence, dose_no_tx, go);
     const GammaResult g_smear = compute_gamma(dose_fluence, dose_smear, go);
     const GammaResult g_seq = compute_gamma(dose_fluence, dose_seq, go);
@@ -168,7 +240,7 @@ int main(int argc, char** argv) {
     nlohmann::json j = {{"seed", seed},
                         {"gamma_sequenced_pct", g_seq.pass_rate_pct},
                         {"gamma_reoptimized_pct", g_opt.pass_rate_pct},
-                        {"objective_fluence", [&] { double s2 = 0; for (double v : fp.term_values) s2 += v; return s2; }()},
+                        {"objective_fluence", objective_fluence},
                         {"objective_sequenced", r.objective_sequenced},
                         {"objective_optimized", r.objective_optimized},
                         {"objective_final", r.objective_final},
@@ -194,6 +266,9 @@ int main(int argc, char** argv) {
     j["mean_leaf_travel_mm_per_deg"] = cx.mean_leaf_travel_mm_per_deg;
     for (const GoalResult& g : r.evaluation.goals)  // after sequencing + optimisation
       j["goals"][g.structure + " " + g.goal.metric.text] = {{"value", g.value}, {"pass", g.pass}};
+    j["objective_history"] = r.history;
+    j["sequence_reoptimize_cpu_s"] = seq_reopt_cpu_s;
+    j["objective_sector_smeared"] = objective_smeared;
     j["gamma_no_transmission_pct"] = g_no_tx.pass_rate_pct;
     j["gamma_sector_smeared_pct"] = g_smear.pass_rate_pct;
     std::printf("JSON %s\n", j.dump().c_str());

@@ -58,7 +58,7 @@ ApertureResult optimize_apertures(const DeliveryPlan& plan, const PencilBeamEngi
   const double g = opt.limit_margin;
   const int fractions = std::max(1, plan.fractions);
   const double rx_fx = ctx.protocol.prescription.total_dose_gy / fractions;
-  const double mu_weight = opt.mu_weight > 0 ? opt.mu_weight : ctx.protocol.mu_weight;
+  const double mu_weight = std::max(opt.mu_weight, ctx.protocol.mu_weight);
   const double mu_scale = rx_fx > 0 ? mu_weight * rx_fx / 100.0 : 0.0;  // per MU per fraction
 
   Variables var;
@@ -211,14 +211,70 @@ ApertureResult optimize_apertures(const DeliveryPlan& plan, const PencilBeamEngi
     return f.item<double>();
   };
 
+  // The plan: leaves and MU written back (cumulative weights from the interval MU).
+  auto write_plan = [&](const Variables& v) {
+    DeliveryPlan out = plan;
+    for (const BeamState& s : v.beams) {
+      DeliveryBeam& beam = out.beams[s.beam];
+      for (int c = 0; c < s.cps; ++c)
+        for (int r = 0; r < rows; ++r) {
+          if (!s.movable[r]) continue;
+          beam.control_points[c].leaf_x1_mm[grid.first_leaf_pair + r] = s.x1[c * rows + r];
+          beam.control_points[c].leaf_x2_mm[grid.first_leaf_pair + r] = s.x2[c * rows + r];
+        }
+      double total = 0, acc = 0;
+      for (double m : s.mu) total += m;
+      beam.control_points.front().cumulative_meterset_weight = 0.0;
+      for (int i = 0; i < s.intervals; ++i) {
+        acc += s.mu[i];
+        beam.control_points[i + 1].cumulative_meterset_weight =
+            beam.final_cumulative_meterset_weight * std::min(1.0, acc / total);
+      }
+      beam.control_points.back().cumulative_meterset_weight = beam.final_cumulative_meterset_weight;
+      beam.meterset_mu = total;
+    }
+    return out;
+  };
+  auto dose_of = [&](const DeliveryPlan& p) {
+    res.fluence = aperture_fluence_on_geometry(p, grid, engine_geometry, machine);
+    return engine.dose_image(res.fluence);
+  };
   project(var);
   for (const BeamState& s : var.beams)
     for (double m : s.mu) res.mu_sequenced += m;
+  double objective_unnormalised = 0;
+  if (opt.normalise_first) {
+    {
+      torch::NoGradGuard ng;
+      evaluate(var, nullptr, &objective_unnormalised);
+    }
+    // Start from the normalised sequenced plan: the protocol's normalisation is applied at
+    // the end anyway, and the sequenced dose is off by a global factor (transmission and
+    // level rounding) that would otherwise take the first iterations.
+    const double k = evaluate_plan(ctx.patient, dose_of(write_plan(var)), ctx.protocol, ctx.roles)
+                         .normalisation_scale;
+    if (k > 0 && std::isfinite(k))
+      for (BeamState& s : var.beams)
+        for (double& m : s.mu) m *= k;
+    project(var);
+  }
   // Optimisation variables z: leaf tips in bixel widths, MU relative to the sequenced MU
-  // (at least the lower bound), so that both kinds are of order one.
+  // (at least the lower bound), so that both kinds are of order one. One unit of an
+  // interval's MU variable changes the fluence of its whole aperture, one unit of a tip
+  // that of one bixel: the MU variable is further multiplied by
+  // mu_preconditioning * sqrt(open bixels), which evens out the diagonal of the
+  // Gauss-Newton Hessian in z (each unit then moves about as much fluence, in the L2 sense).
   std::vector<double> mu_ref;
   for (const BeamState& s : var.beams)
-    for (int i = 0; i < s.intervals; ++i) mu_ref.push_back(std::max(s.mu[i], s.lo_mu[i]));
+    for (int i = 0; i < s.intervals; ++i) {
+      double open_bixels = 0;
+      for (int r = 0; r < rows; ++r)
+        if (s.movable[r])
+          for (int c = i; c <= i + 1; ++c)
+            open_bixels += 0.5 * std::max(0.0, s.x2[c * rows + r] - s.x1[c * rows + r] - gap) / w;
+      const double p = opt.mu_preconditioning > 0 ? opt.mu_preconditioning * std::sqrt(std::max(1.0, open_bixels)) : 1.0;
+      mu_ref.push_back(std::max(s.mu[i], s.lo_mu[i]) / p);
+    }
   auto flatten = [&](const Variables& v, bool gradient) {
     std::vector<double> z;
     size_t k = 0;
@@ -249,7 +305,7 @@ ApertureResult optimize_apertures(const DeliveryPlan& plan, const PencilBeamEngi
   Variables grad;
   double dose_part = 0;
   double f = evaluate(var, &grad, &dose_part);
-  res.objective_sequenced = dose_part;
+  res.objective_sequenced = opt.normalise_first ? objective_unnormalised : dose_part;
   res.history.push_back(f);
   std::vector<double> z = flatten(var, false), gz = flatten(grad, true);
   std::deque<std::pair<std::vector<double>, std::vector<double>>> pairs;
@@ -322,34 +378,6 @@ ApertureResult optimize_apertures(const DeliveryPlan& plan, const PencilBeamEngi
   }
   res.objective_optimized = dose_part;
 
-  // The plan: leaves and MU written back (cumulative weights from the interval MU).
-  auto write_plan = [&](const Variables& v) {
-    DeliveryPlan out = plan;
-    for (const BeamState& s : v.beams) {
-      DeliveryBeam& beam = out.beams[s.beam];
-      for (int c = 0; c < s.cps; ++c)
-        for (int r = 0; r < rows; ++r) {
-          if (!s.movable[r]) continue;
-          beam.control_points[c].leaf_x1_mm[grid.first_leaf_pair + r] = s.x1[c * rows + r];
-          beam.control_points[c].leaf_x2_mm[grid.first_leaf_pair + r] = s.x2[c * rows + r];
-        }
-      double total = 0, acc = 0;
-      for (double m : s.mu) total += m;
-      beam.control_points.front().cumulative_meterset_weight = 0.0;
-      for (int i = 0; i < s.intervals; ++i) {
-        acc += s.mu[i];
-        beam.control_points[i + 1].cumulative_meterset_weight =
-            beam.final_cumulative_meterset_weight * std::min(1.0, acc / total);
-      }
-      beam.control_points.back().cumulative_meterset_weight = beam.final_cumulative_meterset_weight;
-      beam.meterset_mu = total;
-    }
-    return out;
-  };
-  auto dose_of = [&](const DeliveryPlan& p) {
-    res.fluence = aperture_fluence_on_geometry(p, grid, engine_geometry, machine);
-    return engine.dose_image(res.fluence);
-  };
   res.plan = write_plan(var);
   Image3D<float> dose = dose_of(res.plan);
   if (opt.normalise) {

@@ -31,8 +31,10 @@
 // dynamic leaf gap, leaves within the fluence grid. So every iterate is deliverable in
 // about the sequenced plan's beam-on time. Leaf pairs that never open stay parked.
 //
-// Method: projected L-BFGS in scaled variables (leaf tips in bixel widths, MU relative to
-// the sequenced MU): the two-loop direction, trial points projected onto the limits,
+// Method: from the sequenced plan scaled to the protocol's normalisation, projected L-BFGS
+// in scaled variables (leaf tips in bixel widths, MU relative to the sequenced MU times
+// sqrt(open bixels): a diagonal preconditioner, without which the leaves barely move): the
+// two-loop direction, trial points projected onto the limits,
 // Armijo backtracking along the projection arc (Bertsekas, SIAM J Control Optim 20:221,
 // 1982), steepest descent when that direction fails; only decreases are accepted. Then the protocol's normalisation
 // (all MU scaled; MU may exceed hi_i: the gantry slows a little) and check_deliverability.
@@ -50,10 +52,16 @@ struct ApertureOptimizerOptions {
   // Stop when the objective fell by less than this fraction over the last `window` steps.
   double relative_tolerance = 0.002;
   int window = 4;
-  double mu_weight = 0.0;          // MU term (see above); the protocol's mu_weight by default
+  // MU term (see above); the protocol's mu_weight where that is larger. Phantom seed 1:
+  // 326 MU/Gy at 0, 301-305 at 1-1.5, every goal kept (docs/sequencing.md). The fluence
+  // stage keeps the protocol's own weight.
+  double mu_weight = 2.5;
   // Largest change of the first (steepest-descent) step, in bixel widths for leaf tips
   // and as a fraction of the sequenced MU.
   double first_step = 0.3;
+  // Scale of the MU variables against the leaf tips (see aperture_optimizer.cpp); 0 = MU
+  // relative to the sequenced MU only.
+  double mu_preconditioning = 1.0;
   int memory = 10;                 // L-BFGS pairs
   int max_line_search_steps = 12;
   int time_samples = 3;
@@ -62,6 +70,7 @@ struct ApertureOptimizerOptions {
   bool optimise_leaves = true;
   bool optimise_mu = true;
   bool normalise = true;           // apply the protocol's normalisation rule afterwards
+  bool normalise_first = true;     // and to the sequenced plan before optimising
 };
 
 struct ApertureResult {
