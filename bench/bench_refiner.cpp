@@ -6,7 +6,10 @@
 //                 [--spacing 2,2,2.5] [--bixel 5] [--dose-spacing 5] [--arc-spacing 4]
 //
 // Patients: pelvis phantoms made in-process from their seeds (as `vmatplan phantom --seed
-// N --spacing ...`), and any --patient DIR[=PROTOCOL] (e.g. the public phantoms). Prints
+// N --spacing ...`) with --protocol (default the default protocol), and any --patient
+// DIR[=PROTOCOL] (e.g. the public phantoms). Flexibility runs with objectives never seen
+// in training: --objective-weight rectum=4, --tighten-volume rectum=0.1, --protocol
+// prostate_78gy_39fx. Prints
 // tables on stdout; times are wall seconds on whatever the machine is doing.
 #include <torch/torch.h>
 
@@ -18,6 +21,7 @@
 #include <map>
 #include <sstream>
 
+#include "vmatplan/core/error.h"
 #include "vmatplan/core/threads.h"
 #include "vmatplan/io/patient_loader.h"
 #include "vmatplan/learn/dose_predictor.h"
@@ -35,14 +39,38 @@ struct BenchPatient {
   Protocol protocol;
 };
 
+// Flexibility runs (issue 13): the DVH-max limits of ROLE tightened, volume x (1 - fraction),
+// in the objectives and the clinical goals alike.
+struct VolumeTightening {
+  std::string role;
+  double fraction = 0;
+};
+
+Protocol flexibility_protocol(const std::string& name, const std::vector<VolumeTightening>& tighten) {
+  Protocol p = load_protocol(name);
+  for (const VolumeTightening& t : tighten) {
+    bool used = false;
+    for (ObjectiveSpec& o : p.objectives)
+      if (o.role == t.role && o.kind == ObjectiveKind::kDvhMax) o.volume_pct *= 1.0 - t.fraction, used = true;
+    for (ClinicalGoal& g : p.goals)
+      if (g.role == t.role && g.comparison == GoalComparison::kAtMost &&
+          (g.metric.kind == MetricKind::kVolumeAtDosePct || g.metric.kind == MetricKind::kVolumeAtDoseCc)) {
+        g.acceptable *= 1.0 - t.fraction;
+        g.ideal *= 1.0 - t.fraction;
+      }
+    if (!used) throw UsageError("--tighten-volume: no DVH-max objective of '" + name + "' uses role '" + t.role + "'");
+  }
+  return p;
+}
+
 std::vector<BenchPatient> load_patients(const std::vector<uint64_t>& seeds, const std::vector<double>& spacing,
-                                        const std::vector<std::string>& dirs) {
+                                        const std::vector<std::string>& dirs, const Protocol& seed_protocol) {
   std::vector<BenchPatient> out;
   for (uint64_t s : seeds) {
     PelvisPhantomOptions po;
     po.seed = s;
     if (spacing.size() == 3) po.spacing_mm = {spacing[0], spacing[1], spacing[2]};
-    out.push_back({"seed " + std::to_string(s), make_pelvis_phantom(po), load_protocol(kDefaultProtocol)});
+    out.push_back({"seed " + std::to_string(s), make_pelvis_phantom(po), seed_protocol});
   }
   for (const std::string& d : dirs) {
     const auto eq = d.find('=');
@@ -279,7 +307,19 @@ int main(int argc, char** argv) {
   app.add_option("--start-lbfgs", rs.start_lbfgs_iterations,
                  "Start from the L-BFGS iterate after K iterations instead of the conformal start");
   app.add_option("--objective-weight", factors, "ROLE=FACTOR objective weight change (flexibility runs)");
+  std::string protocol_name = kDefaultProtocol;
+  std::vector<std::string> tightenings;
+  app.add_option("--protocol", protocol_name, "Protocol of the phantom seeds (flexibility: prostate_78gy_39fx)");
+  app.add_option("--tighten-volume", tightenings,
+                 "ROLE=FRACTION: DVH-max volume limits of ROLE x (1 - FRACTION), e.g. rectum=0.1 (flexibility runs)");
   CLI11_PARSE(app, argc, argv);
+  std::vector<VolumeTightening> tighten;
+  for (const std::string& t : tightenings) {
+    const auto eq = t.find('=');
+    if (eq == std::string::npos) throw UsageError("--tighten-volume '" + t + "': expected ROLE=FRACTION");
+    tighten.push_back({t.substr(0, eq), std::stod(t.substr(eq + 1))});
+  }
+  const Protocol seed_protocol = flexibility_protocol(protocol_name, tighten);
   for (const std::string& f : factors) {
     const auto eq = f.find('=');
     rs.weight_factors.emplace_back(f.substr(0, eq), std::stod(f.substr(eq + 1)));
@@ -289,12 +329,14 @@ int main(int argc, char** argv) {
   Machine machine = Machine::load_named("generic_6mv_mlc120");
   machine.max_cp_spacing_deg = std::max(machine.max_cp_spacing_deg, arc_spacing_deg);
   const StructureRoles roles = StructureRoles::load_default();
-  const std::vector<BenchPatient> patients = load_patients(seeds, spacing, dirs);
-  std::printf("# bench_refiner: %zu patients, bixel %.1f mm, dose grid %.1f mm, arcs 2 x %.0f deg, %d threads\n",
-              patients.size(), co.plan.bixel_width_mm, co.plan.dose_spacing_mm, arc_spacing_deg, threads);
+  const std::vector<BenchPatient> patients = load_patients(seeds, spacing, dirs, seed_protocol);
+  std::printf("# bench_refiner: %zu patients, bixel %.1f mm, dose grid %.1f mm, arcs 2 x %.0f deg, %d threads, "
+              "protocol %s%s\n",
+              patients.size(), co.plan.bixel_width_mm, co.plan.dose_spacing_mm, arc_spacing_deg, threads,
+              protocol_name.c_str(), tighten.empty() ? "" : " (volume limits tightened)");
   if (std::find(sections.begin(), sections.end(), "predictor") != sections.end())
     predictor_section(patients, machine, roles, co);
   if (std::find(sections.begin(), sections.end(), "refiners") != sections.end())
-    refiner_section(patients, load_patients(rs.validation_seeds, spacing, {}), machine, roles, co, rs);
+    refiner_section(patients, load_patients(rs.validation_seeds, spacing, {}, seed_protocol), machine, roles, co, rs);
   return 0;
 }
