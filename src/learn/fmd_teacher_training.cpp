@@ -80,15 +80,9 @@ FmdTrainingResult train_fmd_teacher(const FmdTrainingOptions& o, const FmdTraini
   FmdTrainingResult result;
   result.parameters = parameter_count(*net);
   result.model_dir = o.out;
-  int first_epoch = 1;
-  int64_t step = 0;
-  if (!resumed.is_null()) {
-    load_checkpoint(o.out, parts);
-    first_epoch = resumed.at("epoch").get<int>() + 1;
-    step = resumed.at("step").get<int64_t>();
-    result.history = history_from_json(resumed.at("history"));
-    spdlog::info("train fmd-teacher: resuming {} after epoch {}", o.out, first_epoch - 1);
-  }
+  const RunStart start = resume_run(o.out, resumed, parts, "train fmd-teacher", &result.history);
+  const int first_epoch = start.first_epoch;
+  int64_t step = start.step;
   spdlog::info("train fmd-teacher: {} training arcs ({} patients), {} validation arcs, window {} control points, "
                "{} parameters, sigma_data {:.4f}, device {}",
                train.arcs.size(), train.patients, val.arcs.size(), window, result.parameters, edm.sigma_data,

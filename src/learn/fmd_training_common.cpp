@@ -7,6 +7,8 @@
 #include <fstream>
 #include <random>
 
+#include <spdlog/spdlog.h>
+
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/json_file.h"
 #include "vmatplan/core/staged_output.h"
@@ -137,6 +139,18 @@ void load_checkpoint(const std::string& out, const CheckpointParts& parts) {
       throw InputError(path, "cannot read optimiser state: " + std::string(e.what_without_backtrace()));
     }
   }
+}
+
+RunStart resume_run(const std::string& out, const nlohmann::json& resumed, const CheckpointParts& parts,
+                    const char* command, std::vector<FmdEpochRecord>* history) {
+  RunStart start;
+  if (resumed.is_null()) return start;
+  load_checkpoint(out, parts);
+  start.first_epoch = resumed.at("epoch").get<int>() + 1;
+  start.step = resumed.at("step").get<int64_t>();
+  *history = history_from_json(resumed.at("history"));
+  spdlog::info("{}: resuming {} after epoch {}", command, out, start.first_epoch - 1);
+  return start;
 }
 
 nlohmann::json history_json(const std::vector<FmdEpochRecord>& history) {

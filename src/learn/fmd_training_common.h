@@ -50,6 +50,15 @@ struct CheckpointParts {
 void save_checkpoint(const std::string& out, const nlohmann::json& state, const CheckpointParts& parts);
 void load_checkpoint(const std::string& out, const CheckpointParts& parts);
 
+// Where a run starts: epoch 1 at step 0 when `resumed` (prepare_out's state) is null;
+// otherwise after the checkpoint's epoch, with its modules, optimisers and history loaded.
+struct RunStart {
+  int first_epoch = 1;
+  int64_t step = 0;
+};
+RunStart resume_run(const std::string& out, const nlohmann::json& resumed, const CheckpointParts& parts,
+                    const char* command, std::vector<FmdEpochRecord>* history);
+
 nlohmann::json history_json(const std::vector<FmdEpochRecord>& history);
 std::vector<FmdEpochRecord> history_from_json(const nlohmann::json& j);
 
