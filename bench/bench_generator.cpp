@@ -8,7 +8,7 @@
 // of the default architecture (the time does not depend on the weights' values).
 // One warm-up, then the minimum and median of R runs; peak RSS is the process's so far.
 //
-//   bench_generator [--weights DIR] [--threads N] [--runs R] [--steps N]
+//   bench_generator [--weights DIR] [--threads N] [--runs R] [--steps N] [--width W (untrained only)]
 #include <sys/resource.h>
 #include <torch/torch.h>
 
@@ -53,8 +53,9 @@ void row(const char* what, const std::function<void()>& body, int runs, const ch
   std::printf("| %-34s | %9.3f | %9.3f | %8.0f | %s\n", what, t.front(), t[t.size() / 2], peak_rss_mb(), note);
 }
 
-LoadedFmdNetwork untrained() {
+LoadedFmdNetwork untrained(int width) {
   LoadedFmdNetwork n;
+  n.config.base_channels = width;
   torch::manual_seed(1);
   n.net = FmdUNet(n.config);
   n.net->eval();
@@ -65,12 +66,13 @@ LoadedFmdNetwork untrained() {
 
 int main(int argc, char** argv) {
   std::string weights;
-  int threads = 2, runs = 3, steps = 18;
+  int threads = 2, runs = 3, steps = 18, width = FmdNetworkConfig{}.base_channels;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--weights")) weights = argv[i + 1];
     else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--runs")) runs = std::max(1, std::atoi(argv[i + 1]));
     else if (!std::strcmp(argv[i], "--steps")) steps = std::max(1, std::atoi(argv[i + 1]));
+    else if (!std::strcmp(argv[i], "--width")) width = std::max(4, std::atoi(argv[i + 1]));
   }
   set_thread_count(threads);
   torch::set_num_threads(threads);
@@ -86,9 +88,9 @@ int main(int argc, char** argv) {
   const FluenceGrid grid = fluence_grid_for_plan(geometry, machine, 5.0);
   const FmdCanvas canvas;
 
-  LoadedFmdNetwork student = weights.empty() ? untrained()
+  LoadedFmdNetwork student = weights.empty() ? untrained(width)
                                              : load_fmd_network(weights, "student", kTrainingSetVersion, canvas);
-  LoadedFmdNetwork teacher = weights.empty() ? untrained()
+  LoadedFmdNetwork teacher = weights.empty() ? untrained(width)
                                              : load_fmd_network(weights, "teacher", kTrainingSetVersion, canvas);
   std::printf("bench_generator: phantom seed 1, %zu arcs, %d control points, grid %d x %d, canvas %d x %d, "
               "%lld parameters, %s, %d threads\n\n",
