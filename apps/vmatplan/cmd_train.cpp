@@ -1,4 +1,5 @@
-// vmatplan train fmd-teacher | fmd-student: trains the FMD networks (docs/fmd.md) from
+// vmatplan train fmd-teacher | fmd-student | fmd-regression: trains the FMD networks and the
+// regression baseline (docs/fmd.md) from
 // `batch --training-set` folders. A progress bar with ETA on stderr, one line per epoch in
 // the log; OUT is a model folder plus a checkpoint that --resume continues.
 #include <torch/torch.h>
@@ -39,7 +40,7 @@ std::string effective_command(const std::string& which, const FmdTrainingOptions
        std::to_string(o.window) + " --steps-per-epoch " + std::to_string(o.max_steps_per_epoch) + " --lr " +
        std::to_string(o.learning_rate) + " --warmup " + std::to_string(o.warmup_steps) + " --ema-half-life " +
        std::to_string(o.ema_half_life_steps) + " --val-windows " + std::to_string(o.max_val_windows);
-  if (which == "fmd-teacher") c += " --width " + std::to_string(o.network.base_channels);
+  if (which != "fmd-student") c += " --width " + std::to_string(o.network.base_channels);
   else
     c += " --fake-updates " + std::to_string(o.fake_updates) + " --generator-lr " +
          std::to_string(o.generator_learning_rate) + " --regression-warmup " +
@@ -67,8 +68,9 @@ int run_train(const std::string& which, TrainCmdOptions opt, const GlobalOptions
     if (tty && p.step == p.steps) std::fprintf(stderr, "\n");
     std::fflush(stderr);
   };
-  const FmdTrainingResult r =
-      which == "fmd-teacher" ? train_fmd_teacher(o, progress) : train_fmd_student(o, progress);
+  const FmdTrainingResult r = which == "fmd-teacher"    ? train_fmd_teacher(o, progress)
+                              : which == "fmd-regression" ? train_fmd_regression(o, progress)
+                                                          : train_fmd_student(o, progress);
   const FmdEpochRecord& last = r.history.back();
   char val[32] = "-";
   if (last.val_loss >= 0) std::snprintf(val, sizeof val, "%.4g", last.val_loss);
@@ -103,9 +105,15 @@ Command register_train(CLI::App& app, const GlobalOptions& global) {
   train->require_subcommand(1);
   auto teacher = std::make_shared<TrainCmdOptions>();
   auto student = std::make_shared<TrainCmdOptions>();
+  auto regression = std::make_shared<TrainCmdOptions>();
   CLI::App* t = train->add_subcommand("fmd-teacher", "EDM diffusion teacher over per-arc fluence volumes");
   add_common(t, *teacher);
   t->add_option("--width", teacher->fmd.network.base_channels, "U-Net base width (channels)")->capture_default_str();
+  CLI::App* g = train->add_subcommand(
+      "fmd-regression", "Baseline: the student's network trained with plain squared error (no noise, no teacher)");
+  add_common(g, *regression);
+  g->add_option("--width", regression->fmd.network.base_channels, "U-Net base width (channels)")
+      ->capture_default_str();
   CLI::App* s = train->add_subcommand("fmd-student", "One-step student distilled from the teacher with DMD2");
   add_common(s, *student);
   s->add_option("--teacher", student->fmd.teacher, "The teacher's folder (fmd-teacher --out)")->required();
@@ -117,8 +125,9 @@ Command register_train(CLI::App& app, const GlobalOptions& global) {
                 "Generator steps of regression onto the data first")->capture_default_str();
   s->add_option("--regression-weight", student->fmd.regression_weight, "Regression loss weight in DMD steps")
       ->capture_default_str();
-  return {train, [train, t, teacher, student, &global] {
+  return {train, [train, t, g, teacher, student, regression, &global] {
             if (train->got_subcommand(t)) return run_train("fmd-teacher", *teacher, global);
+            if (train->got_subcommand(g)) return run_train("fmd-regression", *regression, global);
             return run_train("fmd-student", *student, global);
           }};
 }

@@ -126,6 +126,11 @@ torch::Tensor fmd_denoise(FmdUNet& net, const torch::Tensor& x, const torch::Ten
   }, x, sigma, sigma_data);
 }
 
+torch::Tensor fmd_one_step(FmdUNet& net, const torch::Tensor& z, double sigma_gen, const torch::Tensor& condition,
+                           double sigma_data) {
+  return fmd_denoise(net, z * sigma_gen, torch::full({z.size(0)}, sigma_gen, z.options()), condition, sigma_data);
+}
+
 int64_t parameter_count(const torch::nn::Module& module) {
   int64_t n = 0;
   for (const auto& p : module.parameters()) n += p.numel();

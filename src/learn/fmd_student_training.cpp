@@ -23,29 +23,8 @@ using namespace fmd_training;
 
 namespace {
 
-torch::Tensor per_sample(const torch::Tensor& v) { return v.reshape({-1, 1, 1, 1, 1}); }
-
 torch::Tensor generate(FmdUNet& g, const torch::Tensor& z, const torch::Tensor& condition, const EdmConfig& edm) {
-  const torch::Tensor sigma = torch::full({z.size(0)}, edm.sigma_max, z.options());
-  return fmd_denoise(g, z * edm.sigma_max, sigma, condition, edm.sigma_data);
-}
-
-// Mean squared distance of G's sample (fixed noise) to the reference fluence on fixed
-// windows: one sample of a distribution against one reference plan, so it cannot reach 0;
-// it tracks that the student stays near the data as the epochs go.
-double validate_student(FmdUNet& g, const FmdDataset& val, const FmdTrainingOptions& o, const EdmConfig& edm,
-                        int window, torch::Device device) {
-  torch::NoGradGuard no_grad;
-  g->eval();
-  const auto windows = validation_windows(val, window, o.max_val_windows);
-  double sum = 0;
-  for (size_t i = 0; i < windows.size(); ++i) {
-    seed_step(o.seed, static_cast<int64_t>(i), 1);
-    const FmdBatch b = make_fmd_batch(val, o.canvas, {windows[i]}, window, device);
-    sum += (generate(g, torch::randn_like(b.fluence), b.condition, edm) - b.fluence).pow(2).mean().item<double>();
-  }
-  g->train();
-  return windows.empty() ? -1.0 : sum / windows.size();
+  return fmd_one_step(g, z, edm.sigma_max, condition, edm.sigma_data);
 }
 
 }  // namespace
@@ -100,15 +79,9 @@ FmdTrainingResult train_fmd_student(const FmdTrainingOptions& o, const FmdTraini
 
   ProgressClock clock(progress, first_epoch, o.epochs);
   for (int epoch = first_epoch; epoch <= o.epochs; ++epoch) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const auto batches = epoch_batches(train, o, epoch, window);
-    double loss_sum = 0;
-    for (size_t i = 0; i < batches.size(); ++i, ++step) {
-      seed_step(o.seed, step);
-      const FmdBatch b = make_fmd_batch(train, o.canvas, random_windows(train, batches[i], window), window, device);
+    const auto train_step = [&](const FmdBatch& b, int e, int64_t s) {
       const int64_t n = b.fluence.size(0);
       // Fake score: the denoising loss on G's current samples (DMD2 sec. 4.1).
-      set_learning_rate(fake_opt, o.learning_rate, step, o.warmup_steps);
       for (int k = 0; k < o.fake_updates; ++k) {
         torch::Tensor x;
         {
@@ -119,15 +92,13 @@ FmdTrainingResult train_fmd_student(const FmdTrainingOptions& o, const FmdTraini
         const torch::Tensor d =
             fmd_denoise(fake, x + per_sample(sigma) * torch::randn_like(x), sigma, b.condition, edm.sigma_data);
         const torch::Tensor loss = (per_sample(edm_loss_weight(sigma, edm.sigma_data)) * (d - x).pow(2)).mean();
-        check_finite(loss, "fake-score", epoch, step);
-        fake_opt.zero_grad();
-        loss.backward();
-        fake_opt.step();
+        check_finite(loss, "fake-score", e, s);
+        optimizer_step(fake_opt, loss, o.learning_rate, s, o.warmup_steps);
       }
       // Generator.
       const torch::Tensor x = generate(generator, torch::randn_like(b.fluence), b.condition, edm);
       torch::Tensor loss;
-      if (step < o.regression_warmup_steps) {
+      if (s < o.regression_warmup_steps) {
         loss = (x - b.fluence).pow(2).mean();
       } else {
         torch::Tensor grad;
@@ -143,18 +114,21 @@ FmdTrainingResult train_fmd_student(const FmdTrainingOptions& o, const FmdTraini
         loss = 0.5 * (x - (x - grad).detach()).pow(2).mean();
         if (o.regression_weight > 0) loss = loss + o.regression_weight * (x - b.fluence).pow(2).mean();
       }
-      check_finite(loss, "generator", epoch, step);
-      set_learning_rate(generator_opt, o.generator_learning_rate, step, o.warmup_steps);
-      generator_opt.zero_grad();
-      loss.backward();
-      generator_opt.step();
+      check_finite(loss, "generator", e, s);
+      optimizer_step(generator_opt, loss, o.generator_learning_rate, s, o.warmup_steps);
       ema_update(*generator_ema, *generator, o.ema_half_life_steps);
-      loss_sum += loss.item<double>();
-      clock.step(epoch, static_cast<int>(i + 1), static_cast<int>(batches.size()), loss_sum / (i + 1));
-    }
-    FmdEpochRecord rec{epoch, loss_sum / std::max<size_t>(1, batches.size()), -1.0, 0.0};
-    if (!val.arcs.empty()) rec.val_loss = validate_student(generator_ema, val, o, edm, window, device);
-    rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      return loss.item<double>();
+    };
+    // Mean squared distance of G's sample (fixed noise) to the reference: one sample of a
+    // distribution against one reference plan, so it cannot reach 0; it watches drift.
+    std::function<double()> validate;
+    if (!val.arcs.empty())
+      validate = [&] {
+        return validation_mean(generator_ema, val, o, window, device, [&](const FmdBatch& b, size_t) {
+          return (generate(generator_ema, torch::randn_like(b.fluence), b.condition, edm) - b.fluence).pow(2).mean();
+        });
+      };
+    const FmdEpochRecord rec = run_epoch(train, o, epoch, window, device, step, clock, train_step, validate);
     result.history.push_back(rec);
     spdlog::info("train fmd-student: epoch {}/{}: generator loss {:.4g}, val distance {}, {:.1f} s", epoch,
                  o.epochs, rec.train_loss,

@@ -69,6 +69,20 @@ std::vector<std::pair<int, int>> validation_windows(const FmdDataset& data, int 
   return w;
 }
 
+double validation_mean(FmdUNet& net, const FmdDataset& val, const FmdTrainingOptions& o, int window,
+                       torch::Device device, const FmdWindowLoss& loss) {
+  torch::NoGradGuard no_grad;
+  net->eval();
+  const auto windows = validation_windows(val, window, o.max_val_windows);
+  double sum = 0;
+  for (size_t i = 0; i < windows.size(); ++i) {
+    seed_step(o.seed, static_cast<int64_t>(i), 1);
+    sum += loss(make_fmd_batch(val, o.canvas, {windows[i]}, window, device), i).item<double>();
+  }
+  net->train();
+  return windows.empty() ? -1.0 : sum / windows.size();
+}
+
 void copy_weights(torch::nn::Module& to, const torch::nn::Module& from) {
   torch::NoGradGuard no_grad;
   const auto src = from.named_parameters();
@@ -86,6 +100,14 @@ void set_learning_rate(torch::optim::Adam& optimizer, double base, int64_t step,
   const double lr = warmup_steps > 0 ? base * std::min(1.0, double(step + 1) / warmup_steps) : base;
   for (auto& group : optimizer.param_groups())
     static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+}
+
+void optimizer_step(torch::optim::Adam& optimizer, const torch::Tensor& loss, double base, int64_t step,
+                    int warmup_steps) {
+  set_learning_rate(optimizer, base, step, warmup_steps);
+  optimizer.zero_grad();
+  loss.backward();
+  optimizer.step();
 }
 
 nlohmann::json prepare_out(const FmdTrainingOptions& o, const nlohmann::json& config) {
@@ -151,6 +173,109 @@ RunStart resume_run(const std::string& out, const nlohmann::json& resumed, const
   *history = history_from_json(resumed.at("history"));
   spdlog::info("{}: resuming {} after epoch {}", command, out, start.first_epoch - 1);
   return start;
+}
+
+FmdEpochRecord run_epoch(const FmdDataset& train, const FmdTrainingOptions& o, int epoch, int window,
+                         torch::Device device, int64_t& step, ProgressClock& clock, const FmdStepFn& train_step,
+                         const std::function<double()>& validate) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto batches = epoch_batches(train, o, epoch, window);
+  double loss_sum = 0;
+  for (size_t i = 0; i < batches.size(); ++i, ++step) {
+    seed_step(o.seed, step);
+    const FmdBatch b = make_fmd_batch(train, o.canvas, random_windows(train, batches[i], window), window, device);
+    loss_sum += train_step(b, epoch, step);
+    clock.step(epoch, static_cast<int>(i + 1), static_cast<int>(batches.size()), loss_sum / (i + 1));
+  }
+  FmdEpochRecord rec{epoch, loss_sum / std::max<size_t>(1, batches.size()), -1.0, 0.0};
+  if (validate) rec.val_loss = validate();
+  rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return rec;
+}
+
+FmdTrainingResult train_from_scratch(const FmdTrainingOptions& o, const FmdTrainingProgressFn& progress,
+                                     const FromScratchRole& r) {
+  check_common_options(o);
+  const std::string command = "train fmd-" + r.role;
+  const torch::Device device = training_device();
+  const FmdDataset train = load_fmd_dataset(o.data, o.expected_training_set_version, o.canvas);
+  FmdDataset val;
+  if (!o.val_data.empty()) val = load_fmd_dataset(o.val_data, o.expected_training_set_version, o.canvas);
+  int window = std::min(o.window, train.min_control_points);
+  if (!val.arcs.empty()) window = std::min(window, val.min_control_points);
+  const FmdDataStats stats = measure_fmd_data(train, o.canvas);
+  EdmConfig edm = o.edm;
+  if (stats.std > 0) edm.sigma_data = stats.std;
+
+  const nlohmann::json config = {
+      {"role", r.role}, {"data_version", train.data_version}, {"val_data_version", val.data_version},
+      {"seed", o.seed}, {"batch_size", o.batch_size}, {"window", window},
+      {"max_steps_per_epoch", o.max_steps_per_epoch}, {"learning_rate", o.learning_rate},
+      {"warmup_steps", o.warmup_steps}, {"ema_half_life_steps", o.ema_half_life_steps},
+      {"network", o.network.to_json()}, {"edm", edm.to_json()}, {"canvas", o.canvas.to_json()}};
+  const nlohmann::json resumed = prepare_out(o, config);
+
+  torch::manual_seed(o.seed);
+  FmdUNet net(o.network), ema(o.network);
+  copy_weights(*ema, *net);
+  net->to(device);
+  ema->to(device);
+  torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(o.learning_rate));
+  const CheckpointParts parts{{{"model", net.ptr().get()}, {"ema", ema.ptr().get()}}, {{"optimizer", &optimizer}}};
+
+  FmdTrainingResult result;
+  result.parameters = parameter_count(*net);
+  result.model_dir = o.out;
+  const RunStart start = resume_run(o.out, resumed, parts, command.c_str(), &result.history);
+  int64_t step = start.step;
+  spdlog::info("{}: {} training arcs ({} patients), {} validation arcs, window {} control points, "
+               "{} parameters, sigma_data {:.4f}, device {}",
+               command, train.arcs.size(), train.patients, val.arcs.size(), window, result.parameters,
+               edm.sigma_data, device.is_cuda() ? "CUDA" : "CPU");
+
+  ProgressClock clock(progress, start.first_epoch, o.epochs);
+  for (int epoch = start.first_epoch; epoch <= o.epochs; ++epoch) {
+    const auto train_step = [&](const FmdBatch& b, int e, int64_t s) {
+      const torch::Tensor loss = r.loss(net, b, edm);
+      check_finite(loss, r.role.c_str(), e, s);
+      optimizer_step(optimizer, loss, o.learning_rate, s, o.warmup_steps);
+      ema_update(*ema, *net, o.ema_half_life_steps);
+      return loss.item<double>();
+    };
+    std::function<double()> validate;
+    if (!val.arcs.empty())
+      validate = [&] {
+        return validation_mean(ema, val, o, window, device,
+                               [&](const FmdBatch& b, size_t i) { return r.validation_loss(ema, b, edm, i); });
+      };
+    const FmdEpochRecord rec = run_epoch(train, o, epoch, window, device, step, clock, train_step, validate);
+    result.history.push_back(rec);
+    spdlog::info("{}: epoch {}/{}: train loss {:.5f}, val loss {}, {:.1f} s", command, epoch, o.epochs,
+                 rec.train_loss, rec.val_loss < 0 ? std::string("-") : fmt::format("{:.5f}", rec.val_loss),
+                 rec.seconds);
+
+    // The model folder first, then the checkpoint (the resume point): a kill in between
+    // redoes this epoch and rewrites the same model.
+    nlohmann::json entry = write_network_file(*ema, (fs::path(o.out) / (r.role + ".safetensors")).string());
+    entry.update(r.entry);
+    entry["architecture"] = o.network.to_json();
+    entry["training"] = {{"command", o.command}, {"config", config}, {"epochs", epoch}, {"steps", step},
+                         {"data", o.data}, {"val_data", o.val_data}, {"weights", "EMA"}, {"method", r.method}};
+    entry["metrics"] = {{"history", history_json(result.history)},
+                        {"data_mean", stats.mean}, {"data_std", stats.std}};
+    const nlohmann::json manifest = {
+        {"format", kFmdModelFormat}, {"format_version", kFmdModelFormatVersion},
+        {"canvas", o.canvas.to_json()}, {"edm", edm.to_json()},
+        {"normalisation", {{"fluence", "MU per fraction / (dose per fraction Gy * mu_per_gy / plan control points)"},
+                           {"mu_per_gy", kFmdMuPerGy}}},
+        {"training_set_version", train.training_set_version}, {"data_version", train.data_version},
+        {"val_data_version", val.data_version}, {"code_commit", source_code_commit()},
+        {"networks", {{r.role, entry}}}};
+    write_fmd_manifest(o.out, manifest);
+    save_checkpoint(o.out, {{"config", config}, {"epoch", epoch}, {"step", step}, {"history", history_json(result.history)}},
+                    parts);
+  }
+  return result;
 }
 
 nlohmann::json history_json(const std::vector<FmdEpochRecord>& history) {

@@ -1,6 +1,8 @@
-// Smoke training of the FMD teacher and student on a tiny synthetic training set: the loss
-// falls, a run stopped after epoch 1 and resumed equals an uninterrupted one bit for bit
-// (1 thread), the student's samples are seeded, and bad data are refused naming the file.
+// Smoke training of the FMD teacher, student and regression baseline on a tiny synthetic
+// training set: the loss falls, a run stopped after epoch 1 and resumed equals an
+// uninterrupted one bit for bit (1 thread), the student's samples are seeded, the
+// regression network is deterministic and round-trips through its model folder, and bad
+// data are refused naming the file.
 #include <torch/torch.h>
 
 #include <catch2/catch.hpp>
@@ -44,6 +46,40 @@ FmdTrainingOptions smoke_options(const std::string& data, const std::string& out
   return o;
 }
 
+using TrainFn = FmdTrainingResult (*)(const FmdTrainingOptions&, const FmdTrainingProgressFn&);
+
+// Trains `o` in one go into o.out and, into o.out + "_resumed", for one epoch and then with
+// --resume up to o.epochs: both must end with the same loss and the same ROLE.safetensors
+// bit for bit. (The Adam state is restored too: later epochs from a wrong state would give
+// other weights. Its archive file is not compared: LibTorch keys it by tensor addresses.)
+FmdTrainingResult check_resume_bit_identical(TrainFn train, FmdTrainingOptions o, const std::string& role) {
+  const FmdTrainingResult full = train(o, {});
+  const std::string out = o.out, resumed_out = o.out + "_resumed";
+  const int epochs = o.epochs;
+  o.out = resumed_out;
+  o.epochs = 1;
+  train(o, {});
+  o.epochs = epochs;
+  o.resume = true;
+  const FmdTrainingResult resumed = train(o, {});
+  CATCH_CHECK(resumed.history.size() == full.history.size());
+  CATCH_CHECK(resumed.history.back().train_loss == full.history.back().train_loss);
+  CATCH_CHECK(sha256_file_hex(out + "/" + role + ".safetensors") ==
+              sha256_file_hex(resumed_out + "/" + role + ".safetensors"));
+  return full;
+}
+
+// A network trained from scratch (teacher, regression): 3 epochs whose training and
+// validation losses fall, resumed bit for bit.
+FmdTrainingResult check_from_scratch(TrainFn train, const std::string& data, const std::string& out,
+                                     const std::string& role) {
+  const FmdTrainingResult full = check_resume_bit_identical(train, smoke_options(data, out), role);
+  CATCH_REQUIRE(full.history.size() == 3);
+  CATCH_CHECK(full.history.back().train_loss < full.history.front().train_loss);
+  CATCH_CHECK(full.history.back().val_loss < full.history.front().val_loss);
+  return full;
+}
+
 }  // namespace
 
 CATCH_TEST_CASE("fmd dataset: arcs, normalisation and refusals", "[learn][fmd]") {
@@ -80,26 +116,11 @@ CATCH_TEST_CASE("fmd smoke training: teacher and student, loss falls, resume equ
   const std::string base = test::scratch_dir("fmd_train");
   const std::string data = test::write_synthetic_training_set(base + "/data", 3, 200);
 
-  const FmdTrainingResult full = train_fmd_teacher(smoke_options(data, base + "/teacher"));
-  CATCH_REQUIRE(full.history.size() == 3);
-  CATCH_CHECK(full.history.back().train_loss < full.history.front().train_loss);
-  CATCH_CHECK(full.history.back().val_loss < full.history.front().val_loss);
-
-  FmdTrainingOptions first = smoke_options(data, base + "/teacher_resumed");
-  first.epochs = 1;
-  train_fmd_teacher(first);
-  FmdTrainingOptions rest = smoke_options(data, base + "/teacher_resumed");
-  rest.resume = true;
-  const FmdTrainingResult resumed = train_fmd_teacher(rest);
-  CATCH_CHECK(resumed.history.size() == 3);
-  CATCH_CHECK(resumed.history.back().train_loss == full.history.back().train_loss);
-  CATCH_CHECK(sha256_file_hex(base + "/teacher/teacher.safetensors") ==
-              sha256_file_hex(base + "/teacher_resumed/teacher.safetensors"));
-  // (The Adam state was restored too: two more epochs from a wrong state would give other
-  // weights. Its archive file is not compared: LibTorch keys it by tensor addresses.)
+  check_from_scratch(train_fmd_teacher, data, base + "/teacher", "teacher");
   // The same OUT without --resume, or with other settings, is refused.
   CATCH_CHECK_THROWS_AS(train_fmd_teacher(smoke_options(data, base + "/teacher")), InputError);
-  FmdTrainingOptions other = rest;
+  FmdTrainingOptions other = smoke_options(data, base + "/teacher_resumed");
+  other.resume = true;
   other.seed = 6;
   CATCH_CHECK_THROWS_WITH(train_fmd_teacher(other), Catch::Contains("--resume: seed differs"));
 
@@ -107,17 +128,8 @@ CATCH_TEST_CASE("fmd smoke training: teacher and student, loss falls, resume equ
   s.teacher = base + "/teacher";
   s.epochs = 2;
   s.regression_warmup_steps = 2;
-  const FmdTrainingResult student = train_fmd_student(s);
+  const FmdTrainingResult student = check_resume_bit_identical(train_fmd_student, s, "student");
   CATCH_CHECK(student.history.size() == 2);
-  FmdTrainingOptions s1 = s;
-  s1.out = base + "/fmd_resumed";
-  s1.epochs = 1;
-  train_fmd_student(s1);
-  s1.epochs = 2;
-  s1.resume = true;
-  train_fmd_student(s1);
-  CATCH_CHECK(sha256_file_hex(base + "/fmd/student.safetensors") ==
-              sha256_file_hex(base + "/fmd_resumed/student.safetensors"));
 
   // OUT is a complete model folder: both networks load, the student is seeded.
   const nlohmann::json m = read_json_file(base + "/fmd/manifest.json");
@@ -133,4 +145,46 @@ CATCH_TEST_CASE("fmd smoke training: teacher and student, loss falls, resume equ
   const torch::Tensor x1 = fmd_sample_arc(net, FmdNetworkRole::kStudent, c, 1, 1);
   CATCH_CHECK(torch::equal(x1, fmd_sample_arc(net, FmdNetworkRole::kStudent, c, 1, 1)));
   CATCH_CHECK(!torch::equal(x1, fmd_sample_arc(net, FmdNetworkRole::kStudent, c, 2, 1)));
+}
+
+CATCH_TEST_CASE("fmd smoke training: regression baseline learns, resumes bit for bit, round-trips its model folder",
+                "[learn][fmd][train]") {
+  const std::string base = test::scratch_dir("fmd_regression");
+  const std::string data = test::write_synthetic_training_set(base + "/data", 3, 400);
+  check_from_scratch(train_fmd_regression, data, base + "/regression", "regression");
+
+  // A model folder of its own with the teacher's manifest fields, one network.
+  const std::string dir = base + "/regression";
+  const nlohmann::json m = read_json_file(dir + "/manifest.json");
+  CATCH_CHECK(m["networks"].size() == 1);
+  const nlohmann::json& e = m["networks"]["regression"];
+  CATCH_CHECK(e["file"] == "regression.safetensors");
+  CATCH_CHECK(e["training"]["config"]["role"] == "regression");
+  CATCH_CHECK(e["training"]["epochs"] == 3);
+  CATCH_CHECK(e["generator_sigma"] == m["edm"]["sigma_max"]);
+  CATCH_CHECK(m["data_version"].get<std::string>().size() == 64);
+  CATCH_CHECK(m["training_set_version"] == kTrainingSetVersion);
+  CATCH_CHECK_THROWS_WITH(load_fmd_network(dir, "teacher", kTrainingSetVersion, FmdCanvas{}),
+                          Catch::StartsWith(dir + "/manifest.json: lists no 'teacher'"));
+
+  // Round trip: the loaded weights written again are the same file byte for byte.
+  LoadedFmdNetwork net = load_fmd_network(dir, "regression", kTrainingSetVersion, FmdCanvas{});
+  const nlohmann::json again = write_network_file(*net.net, base + "/again.safetensors");
+  CATCH_CHECK(again["sha256"] == e["sha256"]);
+  CATCH_CHECK(again["bytes"] == e["bytes"]);
+
+  // One evaluation, no noise: G(0; c) whatever the seed, and nearer the reference fluence
+  // than no fluence at all (what the network started from: its last layer starts at 0).
+  const FmdCanvas canvas;
+  const FmdDataset d = load_fmd_dataset(data, kTrainingSetVersion, canvas);
+  const FmdArc& a = d.arcs[1];
+  const torch::Tensor c =
+      fmd_condition_on_canvas(canvas, a.grid, a.conditioning.data(), a.gantry_deg.data(), a.control_points);
+  const torch::Tensor x = fmd_sample_arc(net, FmdNetworkRole::kRegression, c, 1, 0);
+  CATCH_CHECK(torch::equal(x, fmd_sample_arc(net, FmdNetworkRole::kRegression, c, 2, 0)));
+  CATCH_CHECK(fmd_network_evaluations(FmdNetworkRole::kRegression, 18) == 1);
+  const FmdBatch b = make_fmd_batch(d, canvas, {{1, 0}}, a.control_points, torch::kCPU);
+  const torch::Tensor reference = b.fluence.squeeze(0).squeeze(0);
+  const double error = (x - reference).pow(2).mean().item<double>();
+  CATCH_CHECK(error < 0.5 * reference.pow(2).mean().item<double>());
 }

@@ -13,6 +13,7 @@
 //   FmdUNet net(FmdNetworkConfig{});
 //   Tensor f = net->forward(x_in, condition, c_noise);  // x_in [B,1,C,R,X], condition [B,K,C,R,X]
 //   Tensor d = fmd_denoise(net, x, sigma, condition, sigma_data);   // EDM-preconditioned D
+//   Tensor g = fmd_one_step(net, z, sigma_max, condition, sigma_data);  // one-step generator
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
@@ -69,6 +70,11 @@ TORCH_MODULE(FmdUNet);
 // D(x; sigma, condition) with EDM's preconditioning (learn/edm.h); x [B,1,C,R,X], sigma [B].
 torch::Tensor fmd_denoise(FmdUNet& net, const torch::Tensor& x, const torch::Tensor& sigma,
                           const torch::Tensor& condition, double sigma_data);
+
+// The one-step generator G(z; c) = D(sigma_gen z; sigma_gen, c): the DMD2 student (z ~ N(0, I),
+// sigma_gen = the teacher's sigma_max) and, with z = 0, the regression baseline. z [B,1,C,R,X].
+torch::Tensor fmd_one_step(FmdUNet& net, const torch::Tensor& z, double sigma_gen, const torch::Tensor& condition,
+                           double sigma_data);
 
 int64_t parameter_count(const torch::nn::Module& module);
 

@@ -1,11 +1,15 @@
 #pragma once
 // Training the FMD networks (docs/fmd.md, "Training"): the EDM teacher, then the DMD2
-// one-step student distilled from it. `vmatplan train fmd-teacher|fmd-student` call these.
+// one-step student distilled from it, and the regression baseline (the same network trained
+// with the plain squared error, no noise, no teacher). `vmatplan train fmd-teacher|
+// fmd-student|fmd-regression` call these.
 //
 //   FmdTrainingOptions o;  o.data = "runs/train";  o.val_data = "runs/val";  o.out = "runs/teacher";
 //   FmdTrainingResult r = train_fmd_teacher(o, progress);
 //   o.teacher = "runs/teacher";  o.out = "runs/fmd";
 //   train_fmd_student(o, progress);            // OUT is then a complete models/fmd/ folder
+//   o.out = "runs/regression";
+//   train_fmd_regression(o, progress);         // a model folder of its own (network "regression")
 //
 // OUT holds the model folder (learn/fmd_model_io.h; updated after every epoch) and
 // OUT/checkpoint/ (networks, EMA, optimiser state, epoch, history), replaced atomically
@@ -39,7 +43,7 @@ struct FmdTrainingOptions {
   double learning_rate = 2e-4;
   int warmup_steps = 100;      // linear learning-rate ramp
   double ema_half_life_steps = 200;
-  FmdNetworkConfig network;    // teacher; the student copies the teacher's
+  FmdNetworkConfig network;    // teacher, regression; the student copies the teacher's
   EdmConfig edm;               // sigma_data is measured on the training data
   FmdCanvas canvas;
   // Student (DMD2, Yin et al. 2024)
@@ -76,5 +80,6 @@ struct FmdTrainingResult {
 // UsageError for bad options; InputError for bad data or an OUT that is not this run's.
 FmdTrainingResult train_fmd_teacher(const FmdTrainingOptions& options, const FmdTrainingProgressFn& progress = {});
 FmdTrainingResult train_fmd_student(const FmdTrainingOptions& options, const FmdTrainingProgressFn& progress = {});
+FmdTrainingResult train_fmd_regression(const FmdTrainingOptions& options, const FmdTrainingProgressFn& progress = {});
 
 }  // namespace vmatplan
