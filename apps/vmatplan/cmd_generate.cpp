@@ -74,7 +74,11 @@ void add_plan_options(CLI::App* sub, GenerateOptions& p, const std::string& prot
   sub->add_option("--protocol", p.protocol, protocol_help)->capture_default_str();
   sub->add_option("--machine", p.machine, "Machine config name or path")->capture_default_str();
   sub->add_option("--arcs", p.arcs, "Arcs as start:stop:cw|ccw[:spacing[:collimator[:couch]]] (default: two full arcs, 4 deg)");
-  sub->add_option("--generator", p.generator, "Fluence generator (" + joined(fluence_generator_names()) + ")")
+  sub->add_option("--generator", p.generator,
+                  "Fluence generator (" + joined(fluence_generator_names()) +
+                      "): classical optimiser; fmd one-step student, fmd-teacher its diffusion teacher; "
+                      "baselines fmd-regression (same network, plain regression) and open-field (constant "
+                      "fluence on the PTV's beam's-eye view); docs/fmd.md")
       ->capture_default_str();
   sub->add_option("--refiner", p.refiner, "Fluence refiner (" + joined(fluence_refiner_names()) + ")")
       ->capture_default_str();
@@ -97,8 +101,10 @@ void add_plan_options(CLI::App* sub, GenerateOptions& p, const std::string& prot
       ->capture_default_str();
   sub->add_option("--meterset-iter", p.meterset_max_iterations, "Meterset iteration limit")->capture_default_str();
   sub->add_option("--seed", p.fluence.seed, "Seed of the initial-fluence jitter")->capture_default_str();
-  sub->add_option("--weights", p.learned.weights_dir, "FMD model folder (default: the shipped models/fmd)");
-  sub->add_option("--fmd-seed", p.learned.seed, "FMD noise seed (another seed, another plan)")->capture_default_str();
+  sub->add_option("--weights", p.learned.weights_dir,
+                  "FMD model folder (default: the shipped models/fmd; fmd-regression: models/fmd-regression)");
+  sub->add_option("--fmd-seed", p.learned.seed, "FMD noise seed (another seed, another plan; fmd, fmd-teacher)")
+      ->capture_default_str();
   sub->add_option("--sampler-steps", p.learned.sampler_steps, "fmd-teacher: EDM Heun steps")->capture_default_str();
 }
 

@@ -8,6 +8,7 @@
 
 #include "vmatplan/core/error.h"
 #include "vmatplan/pipeline/fmd_generator.h"
+#include "vmatplan/pipeline/open_field_generator.h"
 
 namespace vmatplan {
 namespace {
@@ -81,6 +82,8 @@ Registry<FluenceGeneratorFactory>& generators() {
       {{"classical", [] { return std::make_unique<ClassicalGenerator>(); }},
        {"fmd", [] { return make_fmd_generator(FmdGeneratorKind::kStudent); }},
        {"fmd-teacher", [] { return make_fmd_generator(FmdGeneratorKind::kTeacher); }},
+       {"fmd-regression", [] { return make_fmd_generator(FmdGeneratorKind::kRegression); }},
+       {"open-field", [] { return make_open_field_generator(); }},
        {"plan", [] { return std::make_unique<StartPlanGenerator>(); }}}};
   return r;
 }

@@ -1,4 +1,4 @@
-// The "fmd" and "fmd-teacher" fluence generators (fmd_generator.h).
+// The "fmd", "fmd-teacher" and "fmd-regression" fluence generators (fmd_generator.h).
 #include "vmatplan/pipeline/fmd_generator.h"
 
 #include <chrono>
@@ -30,41 +30,48 @@ class TorchThreadsScope {
   int previous_;
 };
 
+// What differs between the learned generators: the network, where it is shipped, the summary.
+struct FmdGeneratorRole {
+  FmdNetworkRole role;
+  const char* network;    // the manifest's networks.NAME
+  const char* model;      // the shipped model folder, models/NAME
+  const char* generator;  // --generator NAME
+  const char* method;
+};
+
+FmdGeneratorRole generator_role(FmdGeneratorKind kind) {
+  switch (kind) {
+    case FmdGeneratorKind::kStudent:
+      return {FmdNetworkRole::kStudent, "student", "fmd", "fmd",
+              "FMD student: one network evaluation per arc (DMD2-distilled)"};
+    case FmdGeneratorKind::kTeacher:
+      return {FmdNetworkRole::kTeacher, "teacher", "fmd", "fmd-teacher", "FMD teacher: EDM Heun sampler"};
+    case FmdGeneratorKind::kRegression:
+      break;
+  }
+  return {FmdNetworkRole::kRegression, "regression", "fmd-regression", "fmd-regression",
+          "regression baseline: one network evaluation per arc, no noise (plain squared-error training)"};
+}
+
 class FmdGenerator : public FluenceGenerator {
  public:
   explicit FmdGenerator(FmdGeneratorKind kind) : kind_(kind) {}
 
   FluencePlan generate(const FluenceStageContext& c) override {
     const auto t0 = Clock::now();
-    const bool student = kind_ == FmdGeneratorKind::kStudent;
-    const FmdNetworkRole role = student ? FmdNetworkRole::kStudent : FmdNetworkRole::kTeacher;
-    const std::string dir = c.learned.weights_dir.empty() ? model_dir("fmd") : c.learned.weights_dir;
+    const FmdGeneratorRole which = generator_role(kind_);
+    const bool teacher = which.role == FmdNetworkRole::kTeacher;
+    const std::string dir = c.learned.weights_dir.empty() ? model_dir(which.model) : c.learned.weights_dir;
     const FmdCanvas canvas;
-    LoadedFmdNetwork network = load_fmd_network(dir, student ? "student" : "teacher", kTrainingSetVersion, canvas);
-    if (!student && c.learned.sampler_steps < 1) throw UsageError("--sampler-steps must be at least 1");
+    LoadedFmdNetwork network = load_fmd_network(dir, which.network, kTrainingSetVersion, canvas);
+    if (teacher && c.learned.sampler_steps < 1) throw UsageError("--sampler-steps must be at least 1");
 
-    const ClassicalPlanOptions& o = c.options;
-    if (c.protocol.prescription.targets.empty())
-      throw ProcessingError("protocol '" + c.protocol.name + "' has no target level");
-    const std::string target_role = c.protocol.prescription.targets.front().role;
-    const Structure& target = c.roles.resolve(c.patient, target_role);
-    FluencePlan out;
-    out.geometry = build_plan_geometry(c.patient, c.machine, o.arcs, target.name, o.jaw_margin_mm, {});
-    const FluenceGrid grid = fluence_grid_for_plan(out.geometry, c.machine, o.bixel_width_mm);
-    check_grid_on_canvas(canvas, grid);
-    const auto t_cond = Clock::now();
-    const BevConditioning cond =
-        compute_bev_conditioning({c.patient, c.roles, target_role, out.geometry, grid, c.machine.sad_mm});
-    const double conditioning_s = seconds_since(t_cond);
+    BevPlanStart start = start_bev_plan(c);
+    check_grid_on_canvas(canvas, start.plan.fluence.grid);
     if (c.progress) c.progress(0.5);
-
-    const int fractions = std::max(1, c.protocol.prescription.fractions);
-    const int cps = cond.control_points;
-    const double mu_scale =
-        fmd_fluence_scale_mu(c.protocol.prescription.total_dose_gy / fractions, cps) * fractions;
-    out.fluence.grid = grid;
-    out.fluence.control_point_count = cps;
-    out.fluence.values.assign(static_cast<size_t>(cps) * grid.size_per_control_point(), 0.0f);
+    FluencePlan out = std::move(start.plan);
+    const FluenceGrid& grid = out.fluence.grid;
+    const BevConditioning& cond = start.conditioning;
     const size_t plane = static_cast<size_t>(grid.size_per_control_point());
     const auto t_net = Clock::now();
     {
@@ -79,25 +86,24 @@ class FmdGenerator : public FluenceGenerator {
             canvas, grid, cond.values.data() + static_cast<size_t>(first) * cond.channels * plane, gantry.data(), n);
         // One noise stream per arc, from the seed and the arc's index.
         const torch::Tensor x =
-            fmd_sample_arc(network, role, condition, c.learned.seed * 1000003ULL + b, c.learned.sampler_steps);
+            fmd_sample_arc(network, which.role, condition, c.learned.seed * 1000003ULL + b, c.learned.sampler_steps);
         const std::vector<float> on_grid = canvas_to_grid(canvas, grid, x.data_ptr<float>(), n);
         for (size_t i = 0; i < on_grid.size(); ++i)
-          out.fluence.values[first * plane + i] = static_cast<float>(on_grid[i] * mu_scale);
+          out.fluence.values[first * plane + i] = static_cast<float>(on_grid[i] * start.mu_per_unit);
         first += n;
       }
     }
     const double network_s = seconds_since(t_net);
-    out.info = {{"generator", student ? "fmd" : "fmd-teacher"},
-                {"method", student ? "FMD student: one network evaluation per arc (DMD2-distilled)"
-                                   : "FMD teacher: EDM Heun sampler"},
+    out.info = {{"generator", which.generator},
+                {"method", which.method},
                 {"weights_dir", dir},
                 {"weights_file", network.weights_path},
                 {"weights_sha256", network.weights_sha256},
                 {"model_data_version", network.manifest.value("data_version", "")},
-                {"fmd_seed", c.learned.seed},
-                {"sampler_steps", student ? 1 : c.learned.sampler_steps},
-                {"network_evaluations_per_arc", fmd_network_evaluations(role, c.learned.sampler_steps)},
-                {"conditioning_seconds", conditioning_s},
+                {"fmd_seed", which.role == FmdNetworkRole::kRegression ? nlohmann::json() : nlohmann::json(c.learned.seed)},
+                {"sampler_steps", teacher ? c.learned.sampler_steps : 1},
+                {"network_evaluations_per_arc", fmd_network_evaluations(which.role, c.learned.sampler_steps)},
+                {"conditioning_seconds", start.conditioning_seconds},
                 {"network_seconds", network_s},
                 {"generation_seconds", seconds_since(t0)}};
     return out;
@@ -108,6 +114,27 @@ class FmdGenerator : public FluenceGenerator {
 };
 
 }  // namespace
+
+BevPlanStart start_bev_plan(const FluenceStageContext& c) {
+  const ClassicalPlanOptions& o = c.options;
+  if (c.protocol.prescription.targets.empty())
+    throw ProcessingError("protocol '" + c.protocol.name + "' has no target level");
+  const std::string target_role = c.protocol.prescription.targets.front().role;
+  const Structure& target = c.roles.resolve(c.patient, target_role);
+  BevPlanStart s;
+  s.plan.geometry = build_plan_geometry(c.patient, c.machine, o.arcs, target.name, o.jaw_margin_mm, {});
+  const FluenceGrid grid = fluence_grid_for_plan(s.plan.geometry, c.machine, o.bixel_width_mm);
+  const auto t_cond = Clock::now();
+  s.conditioning = compute_bev_conditioning({c.patient, c.roles, target_role, s.plan.geometry, grid, c.machine.sad_mm});
+  s.conditioning_seconds = seconds_since(t_cond);
+  const int fractions = std::max(1, c.protocol.prescription.fractions);
+  const int cps = s.conditioning.control_points;
+  s.mu_per_unit = fmd_fluence_scale_mu(c.protocol.prescription.total_dose_gy / fractions, cps) * fractions;
+  s.plan.fluence.grid = grid;
+  s.plan.fluence.control_point_count = cps;
+  s.plan.fluence.values.assign(static_cast<size_t>(cps) * grid.size_per_control_point(), 0.0f);
+  return s;
+}
 
 std::unique_ptr<FluenceGenerator> make_fmd_generator(FmdGeneratorKind kind) {
   return std::make_unique<FmdGenerator>(kind);

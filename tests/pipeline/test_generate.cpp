@@ -150,7 +150,8 @@ CATCH_TEST_CASE("generate fails on bad input without writing", "[pipeline]") {
 }
 
 CATCH_TEST_CASE("fluence stages are found by name and can be registered", "[pipeline]") {
-  CATCH_CHECK(fluence_generator_names() == std::vector<std::string>{"classical", "fmd", "fmd-teacher", "plan"});
+  CATCH_CHECK(fluence_generator_names() ==
+              std::vector<std::string>{"classical", "fmd", "fmd-regression", "fmd-teacher", "open-field", "plan"});
   // "none" is built in; the learned refiners (pipeline/l2plan_refiners.h) are there once
   // registered, which other tests of this process may have done.
   const auto refiners = fluence_refiner_names();

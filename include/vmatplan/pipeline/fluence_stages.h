@@ -8,11 +8,12 @@
 //   f = make_fluence_refiner("none")->refine(context, std::move(f));
 //
 // Built in: generator "classical" (make_classical_plan: geometry, engine, projected
-// L-BFGS, normalisation), generators "fmd" (the one-step FMD student) and "fmd-teacher"
-// (its EDM teacher; pipeline/fmd_generator.h, docs/fmd.md), generator "plan" (the fluence
-// plan of an earlier run, context.start_plan: re-planning with changed objectives, `generate
-// --from`), and refiner "none" (passes the plan through). Others register a
-// factory with register_fluence_generator / register_fluence_refiner at start-up.
+// L-BFGS, normalisation), generators "fmd" (the one-step FMD student), "fmd-teacher" (its
+// EDM teacher) and "fmd-regression" (the regression baseline; pipeline/fmd_generator.h,
+// docs/fmd.md), the baseline "open-field" (pipeline/open_field_generator.h), generator
+// "plan" (the fluence plan of an earlier run, context.start_plan: re-planning with changed
+// objectives, `generate --from`), and refiner "none" (passes the plan through). Others
+// register a factory with register_fluence_generator / register_fluence_refiner at start-up.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -30,11 +31,13 @@
 
 namespace vmatplan {
 
-// Options of the learned generators ("fmd", "fmd-teacher": pipeline/fmd_generator.h);
-// the classical generator ignores them.
+// Options of the learned generators ("fmd", "fmd-teacher", "fmd-regression":
+// pipeline/fmd_generator.h); the other generators ignore them.
 struct LearnedGeneratorOptions {
-  std::string weights_dir;  // model folder; "" = the shipped models/fmd (core/config_path.h)
+  std::string weights_dir;  // model folder; "" = the shipped models/fmd or models/fmd-regression
+                            // (core/config_path.h)
   uint64_t seed = 0;        // noise seed: the same seed gives the same plan, another another
+                            // (fmd-regression has no noise)
   int sampler_steps = 18;   // fmd-teacher: EDM Heun steps (2 N - 1 network evaluations)
 };
 

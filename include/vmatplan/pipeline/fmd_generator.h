@@ -1,6 +1,8 @@
 #pragma once
 // The learned fluence generators (docs/fmd.md): "fmd" samples every arc's fluence with the
-// one-step FMD student, "fmd-teacher" with its EDM teacher (Heun, sampler_steps steps).
+// one-step FMD student, "fmd-teacher" with its EDM teacher (Heun, sampler_steps steps), and
+// the baseline "fmd-regression" evaluates the plain regression network once per arc (no
+// noise: deterministic; its own model folder, default models/fmd-regression).
 //
 //   auto g = make_fluence_generator("fmd");        // registered in fluence_stages.cpp
 //   context.learned = {"models/fmd", 7, 18};       // weights folder, noise seed, steps
@@ -17,12 +19,24 @@
 // A missing or wrong model folder is an InputError naming the file.
 #include <memory>
 
+#include "vmatplan/geometry/bev_conditioning.h"
 #include "vmatplan/pipeline/fluence_stages.h"
 
 namespace vmatplan {
 
-enum class FmdGeneratorKind { kStudent, kTeacher };
+enum class FmdGeneratorKind { kStudent, kTeacher, kRegression };
 
 std::unique_ptr<FluenceGenerator> make_fmd_generator(FmdGeneratorKind kind);
+
+// Where every BEV-conditioned generator (the ones above, "open-field") starts: the plan
+// geometry and fluence grid as the classical planner makes them, an all-zero fluence on
+// that grid, the grid's BEV conditioning, and the MU scale of the normalised fluence.
+struct BevPlanStart {
+  FluencePlan plan;
+  BevConditioning conditioning;
+  double mu_per_unit = 0;  // plan MU (all fractions) per control point at x = 1 (fmd_dataset.h)
+  double conditioning_seconds = 0;
+};
+BevPlanStart start_bev_plan(const FluenceStageContext& context);
 
 }  // namespace vmatplan
