@@ -78,56 +78,56 @@ FmdTrainingResult train_fmd_student(const FmdTrainingOptions& o, const FmdTraini
                device.is_cuda() ? "CUDA" : "CPU");
 
   ProgressClock clock(progress, first_epoch, o.epochs);
-  for (int epoch = first_epoch; epoch <= o.epochs; ++epoch) {
-    const auto train_step = [&](const FmdBatch& b, int e, int64_t s) {
-      const int64_t n = b.fluence.size(0);
-      // Fake score: the denoising loss on G's current samples (DMD2 sec. 4.1).
-      for (int k = 0; k < o.fake_updates; ++k) {
-        torch::Tensor x;
-        {
-          torch::NoGradGuard no_grad;
-          x = generate(generator, torch::randn_like(b.fluence), b.condition, edm);
-        }
+  const auto train_step = [&](const FmdBatch& b, int e, int64_t s) {
+    const int64_t n = b.fluence.size(0);
+    // Fake score: the denoising loss on G's current samples (DMD2 sec. 4.1).
+    for (int k = 0; k < o.fake_updates; ++k) {
+      torch::Tensor x;
+      {
+        torch::NoGradGuard no_grad;
+        x = generate(generator, torch::randn_like(b.fluence), b.condition, edm);
+      }
+      const torch::Tensor sigma = edm_training_sigmas(n, edm, device);
+      const torch::Tensor d =
+          fmd_denoise(fake, x + per_sample(sigma) * torch::randn_like(x), sigma, b.condition, edm.sigma_data);
+      const torch::Tensor loss = (per_sample(edm_loss_weight(sigma, edm.sigma_data)) * (d - x).pow(2)).mean();
+      check_finite(loss, "fake-score", e, s);
+      optimizer_step(fake_opt, loss, o.learning_rate, s, o.warmup_steps);
+    }
+    // Generator.
+    const torch::Tensor x = generate(generator, torch::randn_like(b.fluence), b.condition, edm);
+    torch::Tensor loss;
+    if (s < o.regression_warmup_steps) {
+      loss = (x - b.fluence).pow(2).mean();
+    } else {
+      torch::Tensor grad;
+      {
+        torch::NoGradGuard no_grad;
         const torch::Tensor sigma = edm_training_sigmas(n, edm, device);
-        const torch::Tensor d =
-            fmd_denoise(fake, x + per_sample(sigma) * torch::randn_like(x), sigma, b.condition, edm.sigma_data);
-        const torch::Tensor loss = (per_sample(edm_loss_weight(sigma, edm.sigma_data)) * (d - x).pow(2)).mean();
-        check_finite(loss, "fake-score", e, s);
-        optimizer_step(fake_opt, loss, o.learning_rate, s, o.warmup_steps);
+        const torch::Tensor x_noisy = x + per_sample(sigma) * torch::randn_like(x);
+        const torch::Tensor d_real = fmd_denoise(real, x_noisy, sigma, b.condition, edm.sigma_data);
+        const torch::Tensor d_fake = fmd_denoise(fake, x_noisy, sigma, b.condition, edm.sigma_data);
+        const torch::Tensor normaliser = (x - d_real).abs().mean({1, 2, 3, 4}, true) + 1e-8;
+        grad = torch::nan_to_num((d_fake - d_real) / normaliser);
       }
-      // Generator.
-      const torch::Tensor x = generate(generator, torch::randn_like(b.fluence), b.condition, edm);
-      torch::Tensor loss;
-      if (s < o.regression_warmup_steps) {
-        loss = (x - b.fluence).pow(2).mean();
-      } else {
-        torch::Tensor grad;
-        {
-          torch::NoGradGuard no_grad;
-          const torch::Tensor sigma = edm_training_sigmas(n, edm, device);
-          const torch::Tensor x_noisy = x + per_sample(sigma) * torch::randn_like(x);
-          const torch::Tensor d_real = fmd_denoise(real, x_noisy, sigma, b.condition, edm.sigma_data);
-          const torch::Tensor d_fake = fmd_denoise(fake, x_noisy, sigma, b.condition, edm.sigma_data);
-          const torch::Tensor normaliser = (x - d_real).abs().mean({1, 2, 3, 4}, true) + 1e-8;
-          grad = torch::nan_to_num((d_fake - d_real) / normaliser);
-        }
-        loss = 0.5 * (x - (x - grad).detach()).pow(2).mean();
-        if (o.regression_weight > 0) loss = loss + o.regression_weight * (x - b.fluence).pow(2).mean();
-      }
-      check_finite(loss, "generator", e, s);
-      optimizer_step(generator_opt, loss, o.generator_learning_rate, s, o.warmup_steps);
-      ema_update(*generator_ema, *generator, o.ema_half_life_steps);
-      return loss.item<double>();
+      loss = 0.5 * (x - (x - grad).detach()).pow(2).mean();
+      if (o.regression_weight > 0) loss = loss + o.regression_weight * (x - b.fluence).pow(2).mean();
+    }
+    check_finite(loss, "generator", e, s);
+    optimizer_step(generator_opt, loss, o.generator_learning_rate, s, o.warmup_steps);
+    ema_update(*generator_ema, *generator, o.ema_half_life_steps);
+    return loss.item<double>();
+  };
+  // Mean squared distance of G's sample (fixed noise) to the reference: one sample of a
+  // distribution against one reference plan, so it cannot reach 0; it watches drift.
+  std::function<double()> validate;
+  if (!val.arcs.empty())
+    validate = [&] {
+      return validation_mean(generator_ema, val, o, window, device, [&](const FmdBatch& b, size_t) {
+        return (generate(generator_ema, torch::randn_like(b.fluence), b.condition, edm) - b.fluence).pow(2).mean();
+      });
     };
-    // Mean squared distance of G's sample (fixed noise) to the reference: one sample of a
-    // distribution against one reference plan, so it cannot reach 0; it watches drift.
-    std::function<double()> validate;
-    if (!val.arcs.empty())
-      validate = [&] {
-        return validation_mean(generator_ema, val, o, window, device, [&](const FmdBatch& b, size_t) {
-          return (generate(generator_ema, torch::randn_like(b.fluence), b.condition, edm) - b.fluence).pow(2).mean();
-        });
-      };
+  for (int epoch = first_epoch; epoch <= o.epochs; ++epoch) {
     const FmdEpochRecord rec = run_epoch(train, o, epoch, window, device, step, clock, train_step, validate);
     result.history.push_back(rec);
     spdlog::info("train fmd-student: epoch {}/{}: generator loss {:.4g}, val distance {}, {:.1f} s", epoch,

@@ -234,20 +234,20 @@ FmdTrainingResult train_from_scratch(const FmdTrainingOptions& o, const FmdTrain
                edm.sigma_data, device.is_cuda() ? "CUDA" : "CPU");
 
   ProgressClock clock(progress, start.first_epoch, o.epochs);
-  for (int epoch = start.first_epoch; epoch <= o.epochs; ++epoch) {
-    const auto train_step = [&](const FmdBatch& b, int e, int64_t s) {
-      const torch::Tensor loss = r.loss(net, b, edm);
-      check_finite(loss, r.role.c_str(), e, s);
-      optimizer_step(optimizer, loss, o.learning_rate, s, o.warmup_steps);
-      ema_update(*ema, *net, o.ema_half_life_steps);
-      return loss.item<double>();
+  const auto train_step = [&](const FmdBatch& b, int e, int64_t s) {
+    const torch::Tensor loss = r.loss(net, b, edm);
+    check_finite(loss, r.role.c_str(), e, s);
+    optimizer_step(optimizer, loss, o.learning_rate, s, o.warmup_steps);
+    ema_update(*ema, *net, o.ema_half_life_steps);
+    return loss.item<double>();
+  };
+  std::function<double()> validate;
+  if (!val.arcs.empty())
+    validate = [&] {
+      return validation_mean(ema, val, o, window, device,
+                             [&](const FmdBatch& b, size_t i) { return r.validation_loss(ema, b, edm, i); });
     };
-    std::function<double()> validate;
-    if (!val.arcs.empty())
-      validate = [&] {
-        return validation_mean(ema, val, o, window, device,
-                               [&](const FmdBatch& b, size_t i) { return r.validation_loss(ema, b, edm, i); });
-      };
+  for (int epoch = start.first_epoch; epoch <= o.epochs; ++epoch) {
     const FmdEpochRecord rec = run_epoch(train, o, epoch, window, device, step, clock, train_step, validate);
     result.history.push_back(rec);
     spdlog::info("{}: epoch {}/{}: train loss {:.5f}, val loss {}, {:.1f} s", command, epoch, o.epochs,
