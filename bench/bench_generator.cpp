@@ -681,11 +681,13 @@ int run_evaluation(const EvaluationOptions& o) {
   }
   for (const auto& [g, why] : skipped) std::printf("| %s | skipped: %s |\n", g.c_str(), why.c_str());
 
-  std::printf("\n## Rectum and bladder goal metrics per generator (medians over patients; %% of the organ)\n\n| generator |");
-  for (const std::string& k : oar_names) std::printf(" %s |", k.c_str());
-  std::printf("\n|---|");
-  for (size_t k = 0; k < oar_names.size(); ++k) std::printf("---|");
-  std::printf("\n");
+  if (!oar_names.empty()) {
+    std::printf("\n## Rectum and bladder goal metrics per generator (medians over patients; %% of the organ)\n\n| generator |");
+    for (const std::string& k : oar_names) std::printf(" %s |", k.c_str());
+    std::printf("\n|---|");
+    for (size_t k = 0; k < oar_names.size(); ++k) std::printf("---|");
+    std::printf("\n");
+  }
   for (const std::string& g : generators) {
     if (!oar_median.count(g)) continue;
     const auto& m = oar_median.at(g);
