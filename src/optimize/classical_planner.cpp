@@ -5,8 +5,10 @@
 
 #include <chrono>
 #include <random>
+#include <utility>
 
 #include "vmatplan/core/error.h"
+#include "vmatplan/evaluation/normalisation.h"
 #include "vmatplan/geometry/beams_eye_view.h"
 #include "vmatplan/geometry/plan_builder.h"
 
@@ -106,14 +108,13 @@ ClassicalPlan make_classical_plan(const Patient& patient, const Protocol& protoc
   plan.optimization = optimize_fluence(engine, objective, plan.geometry, f0, oo);
 
   // Normalisation per the protocol on the dose image; dose is linear in fluence, so the
-  // normalised plan's dose is the optimised dose times the scale.
+  // normalised plan's fluence is the optimised fluence times the dose's scale.
   DoseImage dose = engine.dose_image(plan.optimization.fluence);
-  const PlanEvaluation before = evaluate_plan(patient, dose, protocol, roles);
-  plan.normalisation_scale = before.normalisation_scale > 0 ? before.normalisation_scale : 1.0;
+  NormalisedDose normalised = normalise_to_protocol(patient, dose, protocol, roles);
+  plan.normalisation_scale = normalised.scale;
   plan.fluence = plan.optimization.fluence;
   for (float& v : plan.fluence.values) v = static_cast<float>(v * plan.normalisation_scale);
-  for (float& v : dose.voxels) v = static_cast<float>(v * plan.normalisation_scale);
-  plan.evaluation = evaluate_plan(patient, dose, protocol, roles);
+  plan.evaluation = std::move(normalised.evaluation);
 
   {
     torch::NoGradGuard ng;

@@ -25,8 +25,8 @@
 #include "vmatplan/io/rtplan_writer.h"
 #include "vmatplan/machine/machine.h"
 #include "vmatplan/patient/patient_checks.h"
-#include "vmatplan/optimize/aperture_optimizer.h"
 #include "vmatplan/optimize/meterset_optimizer.h"
+#include "vmatplan/pipeline/delivery_stages.h"
 #include "vmatplan/pipeline/fluence_stages.h"
 #include "vmatplan/pipeline/grid_goal_check.h"
 #include "vmatplan/pipeline/l2plan_refiners.h"
@@ -176,16 +176,8 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
     throw UsageError("--final-dose-spacing must be positive");
   if (!(options.final_dose_cp_spacing_deg > 0))
     throw UsageError("--final-dose-cp-spacing must be positive");
-  if (!options.arcs.empty()) {
-    options.fluence.arcs.clear();
-    for (const std::string& a : options.arcs) options.fluence.arcs.push_back(parse_arc_spec(a));
-  }
+  options.fluence = fluence_stage_options(options);
   set_dose_engine_threads(options.threads);
-  // The fluence stage prices the MU of the sequencer that will deliver its maps.
-  options.fluence.optimizer.delivery_model =
-      parse_sequencer_method(options.sequencer_method) == SequencerMethod::kApertures
-          ? FluenceOptimizerOptions::DeliveryModel::kApertures
-          : FluenceOptimizerOptions::DeliveryModel::kSweep;
 
   GenerateResult result;
   StageClock clock(progress, result);
@@ -230,12 +222,11 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
   fluence = refiner->refine(context, std::move(fluence));
   clock.end();
 
-  const int fractions =
-      protocol.prescription.fractions > 0 ? protocol.prescription.fractions : options.sequencer.fractions;
+  const SequencerOptions so = sequencer_stage_options(options, protocol, target.name);
   SafeTensorsFile training;
   if (options.training_export) {
     clock.begin("training");
-    training = make_training_example({patient, protocol, machine, roles, options, fluence, fractions});
+    training = make_training_example({patient, protocol, machine, roles, options, fluence, so.fractions});
     clock.end();
   }
 
@@ -251,64 +242,20 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
                         {"protocol", protocol.name},
                         {"generator", options.generator},
                         {"refiner", options.refiner}};
-  SequencerOptions so = options.sequencer;
-  so.method = parse_sequencer_method(options.sequencer_method);
-  so.fractions = fractions;
-  so.prescription_dose_gy = protocol.prescription.total_dose_gy;
-  so.target_name = target.name;
   SequencedPlan sequenced = sequence_arcs(fluence_plan, machine, so);
   DeliveryPlan delivery = sequenced.plan;
   clock.end();
 
-  result.meterset = {{"status", "off"}};
   PlanEvaluation optimised_evaluation;  // on the optimisation grid, after the last stage
   if (options.meterset) {
-    const bool dao = so.method == SequencerMethod::kApertures;
-    clock.begin(dao ? "aperture" : "meterset");
-    // The optimisation grid's engine: the fluence stage's when it made one.
-    std::shared_ptr<const PencilBeamEngine> shared = fluence.engine;
-    if (!shared) {
-      DoseEngineOptions mo;
-      mo.dose_spacing_mm = options.fluence.dose_spacing_mm;
-      shared = std::make_shared<const PencilBeamEngine>(patient, machine, fluence.geometry,
-                                                        fluence.fluence.grid, mo);
-    }
-    const PencilBeamEngine& engine = *shared;
-    PlanObjective objective(patient, protocol, roles, engine.dose_grid(), engine.compute_voxels());
-    if (dao) {
-      ApertureOptimizerOptions aopt;
-      aopt.max_iterations = options.aperture_max_iterations;
-      const ApertureResult a = optimize_apertures(delivery, engine, fluence.geometry, objective,
-                                                  {patient, protocol, roles}, machine, aopt);
-      // A result the machine cannot deliver is not used; the sequenced plan stays.
-      if (a.violations.empty()) delivery = a.plan, optimised_evaluation = a.evaluation;
-      result.meterset = {{"status", a.violations.empty() ? "applied" : "rejected (not deliverable)"},
-                         {"method", "direct aperture optimisation"},
-                         {"iterations", a.iterations},
-                         {"evaluations", a.evaluations},
-                         {"objective_sequenced", a.objective_sequenced},
-                         {"objective_optimized", a.objective_optimized},
-                         {"objective_final", a.objective_final},
-                         {"mu_sequenced", a.mu_sequenced},
-                         {"mu_final", a.mu_final},
-                         {"normalisation_scale", a.normalisation_scale}};
-    } else {
-      MetersetOptimizerOptions mopt;
-      mopt.max_iterations = options.meterset_max_iterations;
-      const MetersetResult m = optimize_meterset(delivery, engine, fluence.geometry, objective,
-                                                 {patient, protocol, roles}, machine, mopt);
-      if (m.violations.empty()) delivery = m.plan, optimised_evaluation = m.evaluation;
-      result.meterset = {{"status", m.violations.empty() ? "applied" : "rejected (not deliverable)"},
-                         {"method", "meterset re-optimisation"},
-                         {"iterations", m.iterations},
-                         {"objective_sequenced", m.objective_sequenced},
-                         {"objective_final", m.objective_final},
-                         {"mu_sequenced", m.mu_sequenced},
-                         {"mu_final", m.mu_final},
-                         {"clamped_intervals", m.clamped_intervals},
-                         {"normalisation_scale", m.normalisation_scale}};
-    }
+    clock.begin(so.method == SequencerMethod::kApertures ? "aperture" : "meterset");
+    DeliveryOptimisation optimised = optimise_delivery(delivery, fluence, {patient, protocol, roles}, machine, options);
+    delivery = std::move(optimised.plan);
+    optimised_evaluation = std::move(optimised.evaluation);
+    result.meterset = std::move(optimised.info);
     clock.end();
+  } else {
+    result.meterset = {{"status", "off"}};
   }
 
   fluence.engine.reset();  // the optimisation grid's operator is not needed any more

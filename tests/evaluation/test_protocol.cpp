@@ -7,6 +7,7 @@
 
 #include "test_support.h"
 #include "vmatplan/core/error.h"
+#include "vmatplan/evaluation/normalisation.h"
 #include "vmatplan/evaluation/plan_evaluation.h"
 
 using namespace vmatplan;
@@ -201,4 +202,24 @@ TEST_CASE("A missing structure lists the patient's structures", "[evaluation][pr
     CHECK(what.find("rectum") != std::string::npos);
     CHECK(what.find("BODY, PTV_60") != std::string::npos);
   }
+}
+
+TEST_CASE("normalise_to_protocol scales the dose to the normalisation rule", "[evaluation][protocol]") {
+  const std::string dir = test::scratch_dir("protocol_normalise");
+  const Protocol p = load_protocol(write_file(dir, "mini.json", kMinimal));
+  const Patient patient = box_patient(true);
+  const auto roles = StructureRoles::load_default();
+  // Half the box dose: the PTV's normalisation metric is 30 Gy, the rule asks 60.
+  DoseImage half = box_dose(patient.ct_hu.grid);
+  for (float& v : half.voxels) v *= 0.5f;
+  const NormalisedDose n = normalise_to_protocol(patient, half, p, roles);
+  CHECK(n.scale == Approx(2.0));
+  CHECK(n.evaluation.normalisation_value_gy == Approx(60.0));
+  CHECK(n.evaluation.normalisation_scale == Approx(1.0));
+  CHECK(half.voxels[half.grid.linear_index(7, 7, 7)] == Approx(60.0));  // scaled in place
+  CHECK(n.evaluation.goals_passed() == evaluate_plan(patient, box_dose(patient.ct_hu.grid), p, roles).goals_passed());
+  // No dose where the rule looks: left as it is.
+  DoseImage zero(patient.ct_hu.grid, 0.0f);
+  CHECK(normalise_to_protocol(patient, zero, p, roles).scale == 1.0);
+  CHECK(zero.voxels[0] == 0.0f);
 }

@@ -1,0 +1,44 @@
+#pragma once
+// The stages of `generate` (generate.h) that turn a fluence plan into a delivery, as
+// library calls: generate_plan runs them, and benchmarks run them to see what a
+// generator's fluence becomes once deliverable, without writing a plan folder.
+//
+//   ClassicalPlanOptions fo = fluence_stage_options(options);        // what the generator gets
+//   SequencerOptions so = sequencer_stage_options(options, protocol, target.name);
+//   SequencedPlan s = sequence_arcs(fluence_plan_file, machine, so);  // "sequence"
+//   DeliveryOptimisation d = optimise_delivery(s.plan, fluence, {patient, protocol, roles},
+//                                              machine, options);       // "aperture" / "meterset"
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "vmatplan/optimize/meterset_optimizer.h"
+#include "vmatplan/pipeline/generate.h"
+
+namespace vmatplan {
+
+// options.fluence with options.arcs parsed into it (when given) and the fluence stage's MU
+// priced for the sequencer that will deliver its maps. UsageError for a bad arc.
+ClassicalPlanOptions fluence_stage_options(const GenerateOptions& options);
+
+// options.sequencer with the method, the protocol's fractions (the option's when the
+// protocol has none), its prescription and the target's structure name.
+SequencerOptions sequencer_stage_options(const GenerateOptions& options, const Protocol& protocol,
+                                         const std::string& target_name);
+
+struct DeliveryOptimisation {
+  DeliveryPlan plan;          // optimised when applied, else the sequenced plan unchanged
+  bool applied = false;       // false: off (--no-meterset) or the result was not deliverable
+  PlanEvaluation evaluation;  // on the optimisation grid, normalised; empty unless applied
+  nlohmann::json info = {{"status", "off"}};  // summary.json "meterset_reoptimization"
+};
+
+// Direct aperture optimisation of leaves and MU ("apertures"), or the sweep's MU
+// re-optimisation, with the protocol's normalisation, on the optimisation grid: the
+// fluence stage's engine when it made one, else a new one at options.fluence.dose_spacing_mm.
+// Nothing is done when options.meterset is off.
+DeliveryOptimisation optimise_delivery(const DeliveryPlan& sequenced, const FluencePlan& fluence,
+                                       const MetersetPlanContext& context, const Machine& machine,
+                                       const GenerateOptions& options);
+
+}  // namespace vmatplan

@@ -1,0 +1,83 @@
+// The delivery stages of `generate` (see delivery_stages.h).
+#include "vmatplan/pipeline/delivery_stages.h"
+
+#include <memory>
+
+#include "vmatplan/dose/pencil_beam_engine.h"
+#include "vmatplan/optimize/aperture_optimizer.h"
+
+namespace vmatplan {
+
+ClassicalPlanOptions fluence_stage_options(const GenerateOptions& options) {
+  ClassicalPlanOptions fo = options.fluence;
+  if (!options.arcs.empty()) {
+    fo.arcs.clear();
+    for (const std::string& a : options.arcs) fo.arcs.push_back(parse_arc_spec(a));
+  }
+  // The fluence stage prices the MU of the sequencer that will deliver its maps.
+  fo.optimizer.delivery_model = parse_sequencer_method(options.sequencer_method) == SequencerMethod::kApertures
+                                    ? FluenceOptimizerOptions::DeliveryModel::kApertures
+                                    : FluenceOptimizerOptions::DeliveryModel::kSweep;
+  return fo;
+}
+
+SequencerOptions sequencer_stage_options(const GenerateOptions& options, const Protocol& protocol,
+                                         const std::string& target_name) {
+  SequencerOptions so = options.sequencer;
+  so.method = parse_sequencer_method(options.sequencer_method);
+  so.fractions = protocol.prescription.fractions > 0 ? protocol.prescription.fractions : options.sequencer.fractions;
+  so.prescription_dose_gy = protocol.prescription.total_dose_gy;
+  so.target_name = target_name;
+  return so;
+}
+
+DeliveryOptimisation optimise_delivery(const DeliveryPlan& sequenced, const FluencePlan& fluence,
+                                       const MetersetPlanContext& context, const Machine& machine,
+                                       const GenerateOptions& options) {
+  DeliveryOptimisation out;
+  out.plan = sequenced;
+  if (!options.meterset) return out;
+  const bool dao = parse_sequencer_method(options.sequencer_method) == SequencerMethod::kApertures;
+  // The optimisation grid's engine: the fluence stage's when it made one.
+  std::shared_ptr<const PencilBeamEngine> shared = fluence.engine;
+  if (!shared) {
+    DoseEngineOptions mo;
+    mo.dose_spacing_mm = options.fluence.dose_spacing_mm;
+    shared = std::make_shared<const PencilBeamEngine>(context.patient, machine, fluence.geometry,
+                                                      fluence.fluence.grid, mo);
+  }
+  const PencilBeamEngine& engine = *shared;
+  PlanObjective objective(context.patient, context.protocol, context.roles, engine.dose_grid(),
+                          engine.compute_voxels());
+  // Both optimisers report in the same fields; a result the machine cannot deliver is not
+  // used (the sequenced plan stays).
+  auto take = [&out](const auto& r, const char* method) {
+    out.applied = r.violations.empty();
+    if (out.applied) out.plan = r.plan, out.evaluation = r.evaluation;
+    out.info = {{"status", out.applied ? "applied" : "rejected (not deliverable)"},
+                {"method", method},
+                {"iterations", r.iterations},
+                {"objective_sequenced", r.objective_sequenced},
+                {"objective_final", r.objective_final},
+                {"mu_sequenced", r.mu_sequenced},
+                {"mu_final", r.mu_final},
+                {"normalisation_scale", r.normalisation_scale}};
+  };
+  if (dao) {
+    ApertureOptimizerOptions aopt;
+    aopt.max_iterations = options.aperture_max_iterations;
+    const ApertureResult a = optimize_apertures(sequenced, engine, fluence.geometry, objective, context, machine, aopt);
+    take(a, "direct aperture optimisation");
+    out.info["evaluations"] = a.evaluations;
+    out.info["objective_optimized"] = a.objective_optimized;
+  } else {
+    MetersetOptimizerOptions mopt;
+    mopt.max_iterations = options.meterset_max_iterations;
+    const MetersetResult m = optimize_meterset(sequenced, engine, fluence.geometry, objective, context, machine, mopt);
+    take(m, "meterset re-optimisation");
+    out.info["clamped_intervals"] = m.clamped_intervals;
+  }
+  return out;
+}
+
+}  // namespace vmatplan
