@@ -1,13 +1,13 @@
 // FMD model folders: safetensors weights + manifest.json, with checks (fmd_model_io.h).
 #include "vmatplan/learn/fmd_model_io.h"
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/json_file.h"
 #include "vmatplan/core/sha256.h"
+#include "vmatplan/core/source_commit.h"
 #include "vmatplan/core/staged_output.h"
 
 namespace vmatplan {
@@ -77,17 +77,7 @@ void write_fmd_manifest(const std::string& dir, const nlohmann::json& manifest) 
   out.commit();
 }
 
-std::string source_code_commit() {
-  const std::string command = "git -C '" + std::string(VMATPLAN_SOURCE_DIR) + "' rev-parse HEAD 2>/dev/null";
-  std::string commit;
-  if (FILE* p = popen(command.c_str(), "r")) {
-    char buf[128];
-    while (fgets(buf, sizeof buf, p)) commit += buf;
-    pclose(p);
-  }
-  while (!commit.empty() && (commit.back() == '\n' || commit.back() == '\r')) commit.pop_back();
-  return commit.size() == 40 ? commit : "unknown";
-}
+std::string source_code_commit() { return VMATPLAN_SOURCE_COMMIT; }
 
 LoadedFmdNetwork load_fmd_network(const std::string& dir, const std::string& role, int expected_version,
                                   const FmdCanvas& expected_canvas) {

@@ -40,8 +40,8 @@ nlohmann::json write_network_file(const torch::nn::Module& module, const std::st
 // Writes DIR/manifest.json atomically.
 void write_fmd_manifest(const std::string& dir, const nlohmann::json& manifest);
 
-// The commit of the source tree this binary was built from (`git rev-parse HEAD`), or
-// "unknown" without git.
+// The commit of the source tree this binary was built from (`git rev-parse HEAD` when it
+// was built, "-dirty" appended for uncommitted changes), or "unknown" without git.
 std::string source_code_commit();
 
 struct LoadedFmdNetwork {
