@@ -9,7 +9,12 @@
 #   scripts/fuzz.sh TARGET MINUTES   fuzz one target for N minutes; new inputs go to
 #                                    build-fuzz/corpus/TARGET, crashes to
 #                                    build-fuzz/crash-TARGET-*
-#   scripts/fuzz.sh --replay         build every target and run it once over its seeds (CI)
+#   scripts/fuzz.sh --replay         build every target and run it once over its seeds
+#   FUZZ_DIR=build-asan scripts/fuzz.sh --replay
+#                                    the same replay in the GCC sanitizer build of `.ci/run`
+#                                    (VMATPLAN_SANITIZE): the targets link a replay main
+#                                    (tests/fuzz/fuzz_replay_main.cpp) instead of libFuzzer,
+#                                    on the layers that build has compiled already (CI)
 # Targets: safetensors delivery_json machine protocol rtplan rtstruct ct_slice
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
