@@ -261,13 +261,14 @@ ApertureResult optimize_apertures(const DeliveryPlan& plan, const PencilBeamEngi
   project(var);
   for (const BeamState& s : var.beams)
     for (double m : s.mu) res.mu_sequenced += m;
-  double objective_unnormalised = 0;
+  // The sequenced plan's objective from its delivered fluence (the exact integral of the
+  // leaf motion), whose dose the normalisation below needs anyway.
+  const Image3D<float> sequenced_dose = dose_of(write_plan(var));
+  res.objective_sequenced = objective_of(sequenced_dose);
   if (opt.normalise_first) {
     // Start from the normalised sequenced plan: the protocol's normalisation is applied at
     // the end anyway, and the sequenced dose is off by a global factor (transmission and
     // level rounding) that would otherwise take the first iterations.
-    const Image3D<float> sequenced_dose = dose_of(write_plan(var));
-    objective_unnormalised = objective_of(sequenced_dose);
     const double k = normalisation_scale(ctx.patient, sequenced_dose, ctx.protocol, ctx.roles);
     if (k > 0 && std::isfinite(k))
       for (BeamState& s : var.beams)
@@ -321,7 +322,6 @@ ApertureResult optimize_apertures(const DeliveryPlan& plan, const PencilBeamEngi
   Evaluation start = evaluate(var, true);
   const Variables grad = gradient(start, var);
   double f = start.value, dose_part = start.dose_part;
-  res.objective_sequenced = opt.normalise_first ? objective_unnormalised : dose_part;
   res.history.push_back(f);
   std::vector<double> z = flatten(var, false), gz = flatten(grad, true);
   std::deque<std::pair<std::vector<double>, std::vector<double>>> pairs;

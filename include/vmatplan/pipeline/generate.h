@@ -57,7 +57,7 @@ struct GenerateOptions {
   std::string sequencer_method = "apertures";
   bool meterset = true;                         // optimise the apertures (DAO) / their MU
   int meterset_max_iterations = 200;            // sweep's meterset optimiser
-  int aperture_max_iterations = 25;             // direct aperture optimisation
+  int aperture_max_iterations = 15;             // direct aperture optimisation (ApertureOptimizerOptions' default)
   bool renormalise_mu = true;                   // scale MU so the final dose meets the rule
   int threads = 1;                              // dose engine and LibTorch threads
   // Also write OUT/training.safetensors: BEV conditioning + the refined fluence (MU per
