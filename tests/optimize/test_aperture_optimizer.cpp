@@ -75,12 +75,15 @@ CATCH_TEST_CASE("aperture optimisation lowers the objective and stays deliverabl
   // optimisation of no iterations) against the exact integral of delivered_fluence (the
   // engine on the sequenced apertures' fluence).
   {
-    torch::NoGradGuard ng;
-    const FluenceMaps seq = aperture_fluence_on_geometry(fx.sequenced.plan, engine.fluence_grid(),
-                                                         fx.fluence_plan.geometry, fx.machine);
-    torch::Tensor f = torch::tensor(seq.values).view(
-        {seq.control_point_count, seq.grid.row_count(), seq.grid.bixel_count});
-    const double exact = objective.value(engine.dose_at_voxels(f).to(torch::kDouble)).item<double>();
+    double exact = 0;
+    {
+      torch::NoGradGuard ng;
+      const FluenceMaps seq = aperture_fluence_on_geometry(fx.sequenced.plan, engine.fluence_grid(),
+                                                           fx.fluence_plan.geometry, fx.machine);
+      torch::Tensor f = torch::tensor(seq.values).view(
+          {seq.control_point_count, seq.grid.row_count(), seq.grid.bixel_count});
+      exact = objective.value(engine.dose_at_voxels(f).to(torch::kDouble)).item<double>();
+    }
     CATCH_CHECK(a.objective_sequenced == Approx(exact).epsilon(1e-5));
     ApertureOptimizerOptions none = opt;
     none.max_iterations = 0, none.normalise_first = false;
