@@ -10,6 +10,7 @@
 
 #include "interval_mapping.h"
 #include "vmatplan/core/error.h"
+#include "vmatplan/evaluation/normalisation.h"
 #include "vmatplan/sequence/delivery_timing.h"
 
 namespace vmatplan {
@@ -177,38 +178,47 @@ ApertureResult optimize_apertures(const DeliveryPlan& plan, const PencilBeamEngi
   };
 
   ApertureResult res;
-  // Value (objective + MU term) and, when wanted, gradients in the variables' layout.
-  auto evaluate = [&](const Variables& v, Variables* grad, double* dose_part) {
-    ++res.evaluations;
+  // Value (objective + MU term) of v; with_graph keeps the autograd graph, so that the
+  // gradient (gradient() below) is computed only for the trial points the line search
+  // accepts: a rejected trial costs one engine forward pass, not forward and backward.
+  struct Evaluation {
     std::vector<torch::Tensor> x1, x2, mu;
+    torch::Tensor total;
+    double value = 0, dose_part = 0;
+  };
+  auto evaluate = [&](const Variables& v, bool with_graph) {
+    ++res.evaluations;
+    Evaluation e;
     for (const BeamState& s : v.beams) {
-      x1.push_back(to_tensor(s.x1, {s.cps, rows}).to(torch::kFloat).requires_grad_(grad != nullptr));
-      x2.push_back(to_tensor(s.x2, {s.cps, rows}).to(torch::kFloat).requires_grad_(grad != nullptr));
-      mu.push_back(to_tensor(s.mu, {s.intervals}).to(torch::kFloat).requires_grad_(grad != nullptr));
+      e.x1.push_back(to_tensor(s.x1, {s.cps, rows}).to(torch::kFloat).requires_grad_(with_graph));
+      e.x2.push_back(to_tensor(s.x2, {s.cps, rows}).to(torch::kFloat).requires_grad_(with_graph));
+      e.mu.push_back(to_tensor(s.mu, {s.intervals}).to(torch::kFloat).requires_grad_(with_graph));
     }
-    torch::Tensor fluence = torch::mm(mix, interval_fluence(x1, x2, mu)).view({cps, rows, bixels});
+    torch::Tensor fluence = torch::mm(mix, interval_fluence(e.x1, e.x2, e.mu)).view({cps, rows, bixels});
     torch::Tensor dose_obj = objective.value(engine.dose_at_voxels(fluence).to(torch::kDouble));
     torch::Tensor total_mu = torch::zeros({}, torch::kDouble);
-    for (const auto& m : mu) total_mu = total_mu + m.sum().to(torch::kDouble);
-    torch::Tensor f = dose_obj + mu_scale * total_mu;
-    if (dose_part) *dose_part = dose_obj.item<double>();
-    if (grad) {
-      f.backward();
-      *grad = v;
-      for (size_t b = 0; b < v.beams.size(); ++b) {
-        BeamState& gs = grad->beams[b];
-        auto copy = [](const torch::Tensor& t, std::vector<double>& out) {
-          torch::Tensor c = t.to(torch::kDouble).contiguous();
-          out.assign(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
-        };
-        copy(x1[b].grad(), gs.x1), copy(x2[b].grad(), gs.x2), copy(mu[b].grad(), gs.mu);
-        for (int r = 0; r < rows; ++r)
-          if (!gs.movable[r] || !opt.optimise_leaves)
-            for (int c = 0; c < gs.cps; ++c) gs.x1[c * rows + r] = gs.x2[c * rows + r] = 0.0;
-        if (!opt.optimise_mu) std::fill(gs.mu.begin(), gs.mu.end(), 0.0);
-      }
+    for (const auto& m : e.mu) total_mu = total_mu + m.sum().to(torch::kDouble);
+    e.total = dose_obj + mu_scale * total_mu;
+    e.dose_part = dose_obj.item<double>(), e.value = e.total.item<double>();
+    return e;
+  };
+  // The gradient of an evaluation made with_graph, in the variables' layout of v.
+  auto gradient = [&](Evaluation& e, const Variables& v) {
+    e.total.backward();
+    Variables grad = v;
+    for (size_t b = 0; b < v.beams.size(); ++b) {
+      BeamState& gs = grad.beams[b];
+      auto copy = [](const torch::Tensor& t, std::vector<double>& out) {
+        torch::Tensor c = t.to(torch::kDouble).contiguous();
+        out.assign(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+      };
+      copy(e.x1[b].grad(), gs.x1), copy(e.x2[b].grad(), gs.x2), copy(e.mu[b].grad(), gs.mu);
+      for (int r = 0; r < rows; ++r)
+        if (!gs.movable[r] || !opt.optimise_leaves)
+          for (int c = 0; c < gs.cps; ++c) gs.x1[c * rows + r] = gs.x2[c * rows + r] = 0.0;
+      if (!opt.optimise_mu) std::fill(gs.mu.begin(), gs.mu.end(), 0.0);
     }
-    return f.item<double>();
+    return grad;
   };
 
   // The plan: leaves and MU written back (cumulative weights from the interval MU).
@@ -239,20 +249,27 @@ ApertureResult optimize_apertures(const DeliveryPlan& plan, const PencilBeamEngi
     res.fluence = aperture_fluence_on_geometry(p, grid, engine_geometry, machine);
     return engine.dose_image(res.fluence);
   };
+  // The protocol objective of a dose image on the engine's grid, read at the compute
+  // voxels: no second engine pass for a dose already computed.
+  const torch::Tensor compute_voxels = torch::tensor(engine.compute_voxels(), torch::kInt64);
+  auto objective_of = [&](const Image3D<float>& dose) {
+    torch::NoGradGuard ng;
+    const torch::Tensor all = torch::from_blob(const_cast<float*>(dose.voxels.data()),
+                                               {static_cast<int64_t>(dose.voxels.size())}, torch::kFloat);
+    return objective.value(all.index_select(0, compute_voxels).to(torch::kDouble)).item<double>();
+  };
   project(var);
   for (const BeamState& s : var.beams)
     for (double m : s.mu) res.mu_sequenced += m;
-  double objective_unnormalised = 0;
+  // The sequenced plan's objective from its delivered fluence (the exact integral of the
+  // leaf motion), whose dose the normalisation below needs anyway.
+  const Image3D<float> sequenced_dose = dose_of(write_plan(var));
+  res.objective_sequenced = objective_of(sequenced_dose);
   if (opt.normalise_first) {
-    {
-      torch::NoGradGuard ng;
-      evaluate(var, nullptr, &objective_unnormalised);
-    }
     // Start from the normalised sequenced plan: the protocol's normalisation is applied at
     // the end anyway, and the sequenced dose is off by a global factor (transmission and
     // level rounding) that would otherwise take the first iterations.
-    const double k = evaluate_plan(ctx.patient, dose_of(write_plan(var)), ctx.protocol, ctx.roles)
-                         .normalisation_scale;
+    const double k = normalisation_scale(ctx.patient, sequenced_dose, ctx.protocol, ctx.roles);
     if (k > 0 && std::isfinite(k))
       for (BeamState& s : var.beams)
         for (double& m : s.mu) m *= k;
@@ -302,10 +319,9 @@ ApertureResult optimize_apertures(const DeliveryPlan& plan, const PencilBeamEngi
   // Projected L-BFGS in z (cf. meterset_optimizer.cpp): two-loop direction, trial points
   // projected onto the limits, Armijo backtracking along the projection arc; steepest
   // descent (largest change first_step) when the direction fails.
-  Variables grad;
-  double dose_part = 0;
-  double f = evaluate(var, &grad, &dose_part);
-  res.objective_sequenced = opt.normalise_first ? objective_unnormalised : dose_part;
+  Evaluation start = evaluate(var, true);
+  const Variables grad = gradient(start, var);
+  double f = start.value, dose_part = start.dose_part;
   res.history.push_back(f);
   std::vector<double> z = flatten(var, false), gz = flatten(grad, true);
   std::deque<std::pair<std::vector<double>, std::vector<double>>> pairs;
@@ -355,8 +371,13 @@ ApertureResult optimize_apertures(const DeliveryPlan& plan, const PencilBeamEngi
         double decrease = 0;
         for (size_t i = 0; i < n; ++i) decrease += gz[i] * (zt[i] - z[i]);
         if (!(decrease < 0)) continue;
-        f_trial = evaluate(trial, &trial_grad, &dose_trial);
-        if (f_trial <= f + 1e-4 * decrease) { accepted = true; break; }
+        Evaluation e = evaluate(trial, true);
+        f_trial = e.value, dose_trial = e.dose_part;
+        if (f_trial <= f + 1e-4 * decrease) {
+          trial_grad = gradient(e, trial);
+          accepted = true;
+          break;
+        }
       }
       if (!accepted && !pairs.empty()) pairs.clear(), d = steepest();
       else break;
@@ -384,27 +405,32 @@ ApertureResult optimize_apertures(const DeliveryPlan& plan, const PencilBeamEngi
     // Dose is linear in MU: scale every interval, keep at least the minimum MU and at most
     // the machine's MU per degree (the gantry slows where the dose rate would exceed).
     for (int round = 0;; ++round) {
-      res.evaluation = evaluate_plan(ctx.patient, dose, ctx.protocol, ctx.roles);
-      const double k = res.evaluation.normalisation_scale;
+      const double k = normalisation_scale(ctx.patient, dose, ctx.protocol, ctx.roles);
       if (!(k > 0) || std::abs(k - 1.0) < 1e-3 || round == 3) break;
+      bool clamped = false;
       for (BeamState& s : var.beams) {
         const DeliveryBeam& beam = plan.beams[s.beam];
         for (int i = 0; i < s.intervals; ++i) {
           const double step_deg = gantry_step_deg(beam.control_points[i], beam.control_points[i + 1]);
           const double cap = step_deg > 1e-6 ? g * machine.max_mu_per_degree * step_deg : s.mu[i] * k;
-          s.mu[i] = std::clamp(s.mu[i] * k, s.lo_mu[i], std::max(cap, s.lo_mu[i]));
+          const double scaled = s.mu[i] * k;
+          s.mu[i] = std::clamp(scaled, s.lo_mu[i], std::max(cap, s.lo_mu[i]));
+          clamped = clamped || s.mu[i] != scaled;
         }
       }
       res.normalisation_scale *= k;
       res.plan = write_plan(var);
-      dose = dose_of(res.plan);
+      if (clamped) {
+        dose = dose_of(res.plan);
+      } else {
+        // Every interval scaled by k: fluence and dose are linear in MU, so no engine pass.
+        for (float& v : res.fluence.values) v = static_cast<float>(v * k);
+        for (float& v : dose.voxels) v = static_cast<float>(v * k);
+      }
     }
   }
-  {
-    torch::NoGradGuard ng;
-    torch::Tensor fl = torch::from_blob(res.fluence.values.data(), {cps, rows, bixels}, torch::kFloat);
-    res.objective_final = objective.value(engine.dose_at_voxels(fl).to(torch::kDouble)).item<double>();
-  }
+  if (opt.normalise) res.evaluation = evaluate_plan(ctx.patient, dose, ctx.protocol, ctx.roles);
+  res.objective_final = objective_of(dose);
   for (const BeamState& s : var.beams)
     for (double m : s.mu) res.mu_final += m;
   res.violations = check_deliverability(res.plan, machine);

@@ -66,6 +66,7 @@ DeliveryOptimisation optimise_delivery(const DeliveryPlan& sequenced, const Flue
   if (dao) {
     ApertureOptimizerOptions aopt;
     aopt.max_iterations = options.aperture_max_iterations;
+    aopt.mu_weight = options.aperture_mu_weight;
     const ApertureResult a = optimize_apertures(sequenced, engine, fluence.geometry, objective, context, machine, aopt);
     take(a, "direct aperture optimisation");
     out.info["evaluations"] = a.evaluations;

@@ -21,4 +21,10 @@ struct NormalisedDose {
 NormalisedDose normalise_to_protocol(const Patient& patient, DoseImage& dose, const Protocol& protocol,
                                      const StructureRoles& roles);
 
+// evaluate_plan(...).normalisation_scale alone: only the normalisation structure's DVH,
+// sampled at its mask voxels (no resampling of the whole dose, no other structures), for
+// loops that rescale a dose several times and evaluate it once at the end.
+double normalisation_scale(const Patient& patient, const DoseImage& dose, const Protocol& protocol,
+                           const StructureRoles& roles);
+
 }  // namespace vmatplan
