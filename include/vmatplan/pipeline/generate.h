@@ -57,9 +57,9 @@ struct GenerateOptions {
   std::string sequencer_method = "apertures";
   bool meterset = true;                         // optimise the apertures (DAO) / their MU
   int meterset_max_iterations = 200;            // sweep's meterset optimiser
-  // Direct aperture optimisation: iterations and MU weight (ApertureOptimizerOptions).
-  // `generate` keeps 25 / 2.5: the optimiser's 15 / 5 (issue 11's time target, tuned on the
-  // 5 mm grid) kept fewer goals on 2 of regression_small's 3 coarse (10 mm) phantoms.
+  // Direct aperture optimisation: iterations and MU weight (ApertureOptimizerOptions'
+  // defaults). 15 / 5, faster, kept fewer goals on 2 of regression_small's 3 coarse (10 mm)
+  // phantoms (docs/sequencing.md).
   int aperture_max_iterations = 25;
   double aperture_mu_weight = 2.5;
   bool renormalise_mu = true;                   // scale MU so the final dose meets the rule
