@@ -5,7 +5,7 @@
 
 #include "vmatplan/core/error.h"
 #include "vmatplan/dose/pencil_beam_engine.h"
-#include "vmatplan/evaluation/plan_evaluation.h"
+#include "vmatplan/evaluation/normalisation.h"
 #include "vmatplan/pipeline/fmd_generator.h"
 
 namespace vmatplan {
@@ -36,8 +36,7 @@ class OpenFieldGenerator : public FluenceGenerator {
     DoseEngineOptions eo;
     eo.dose_spacing_mm = c.options.dose_spacing_mm;
     auto engine = std::make_shared<const PencilBeamEngine>(c.patient, c.machine, out.geometry, out.fluence.grid, eo);
-    const double scale = evaluate_plan(c.patient, engine->dose_image(out.fluence), c.protocol, c.roles)
-                             .normalisation_scale;
+    const double scale = normalisation_scale(c.patient, engine->dose_image(out.fluence), c.protocol, c.roles);
     if (!(scale > 0)) throw ProcessingError("open-field: the open field gives no dose to normalise");
     const float open = static_cast<float>(scale);
     for (float& v : out.fluence.values) v *= open;

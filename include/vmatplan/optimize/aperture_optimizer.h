@@ -50,7 +50,7 @@ namespace vmatplan {
 struct ApertureOptimizerOptions {
   // 25 iterations and MU weight 2.5: what `generate` runs (GenerateOptions), so the
   // benchmark measures the delivered configuration. 15 / 5 takes 16-19 engine evaluations
-  // instead of 25-30 with the same 10-seed quality figures but less margin (PTV D95
+  // instead of 26-32 with the same 10-seed quality figures but less margin (PTV D95
   // 57.75-58.21 Gy, DAO objective 35-84) and kept fewer goals on regression_small's coarse
   // phantoms (docs/sequencing.md; `bench_sequence_study ... dao_iter=15 mu_weight=5`).
   int max_iterations = 25;
