@@ -22,7 +22,9 @@
 //   bench_generator --evaluate --cohort COHORT.json --reference DIR
 //       [--generators classical,fmd,fmd-teacher,fmd-regression,open-field] [--weights DIR]
 //       [--limit N] [--threads T] [--sampler-steps 18] [--diversity-seeds 8]
-//       [--diversity-teacher] [--sequence] [--jsonl FILE]
+//       [--diversity-teacher] [--sequence] [--jsonl FILE [--resume]]
+// --resume: keep the patients FILE already finished (a "patient_done" line each), append
+// the rest, and summarise them all: a run of hours survives being killed.
 #include <sys/resource.h>
 #include <torch/torch.h>
 
@@ -34,9 +36,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -180,6 +184,7 @@ struct EvaluationOptions {
   bool diversity_teacher = false;
   bool sequence = false;
   std::string jsonl;
+  bool resume = false;  // keep the finished patients of jsonl, append the others
 };
 
 // What one generator's fluence gives on one patient (optimisation grid, normalised).
@@ -455,6 +460,33 @@ nlohmann::json row_json(const GeneratorRow& r) {
   return j;
 }
 
+// The inverse of row_json, for --resume.
+GeneratorRow row_from_json(const nlohmann::json& j) {
+  GeneratorRow r;
+  r.patient = j.at("patient").get<std::string>();
+  r.generator = j.at("generator").get<std::string>();
+  r.goals_met = j.at("goals_met").get<int>();
+  r.goals_total = j.at("goals_total").get<int>();
+  r.normalisation_scale = j.at("normalisation_scale").get<double>();
+  r.mean_abs_dd_body_pct = j.at("mean_abs_dd_body_pct_rx").get<double>();
+  r.gamma_pct = j.at("gamma_3pct_3mm_pct").get<double>();
+  r.ptv_d95_gy = j.at("ptv_d95_gy").get<double>();
+  r.ptv_d2_gy = j.at("ptv_d2_gy").get<double>();
+  r.evaluation_s = j.at("evaluation_s").get<double>();
+  if (!j.at("generation_s").is_null()) r.generation_s = j["generation_s"].get<double>();
+  r.network_s = j.value("network_s", -1.0);
+  if (j.contains("oar"))
+    for (const auto& [k, v] : j["oar"].items()) r.oar.emplace_back(k, v.get<double>());
+  if (j.contains("goals_met_sequenced")) {
+    r.sequenced = true;
+    r.goals_met_sequenced = j["goals_met_sequenced"].get<int>();
+    r.sequencing_status = j.at("sequencing_status").get<std::string>();
+    r.sequencing_s = j.at("sequencing_s").get<double>();
+  }
+  r.info = j.value("info", nlohmann::json::object());
+  return r;
+}
+
 // The spread of one generator's samples over noise seeds on one patient.
 struct Diversity {
   std::string patient, generator;
@@ -503,9 +535,26 @@ int run_evaluation(const EvaluationOptions& o) {
   const Machine machine = Machine::load_named(generate.machine);
   const StructureRoles roles = StructureRoles::load_default();
   const std::vector<std::string> registered = fluence_generator_names();
+  // --resume: the lines of the patients an earlier run finished; the rest is dropped.
+  std::set<std::string> done;
+  std::vector<nlohmann::json> kept;
+  if (o.resume && !o.jsonl.empty() && std::filesystem::is_regular_file(o.jsonl)) {
+    std::vector<nlohmann::json> lines;
+    std::ifstream in(o.jsonl);
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty()) continue;
+      nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_discarded()) break;  // a line cut by the kill: nothing after it was finished
+      if (j.value("type", "") == "patient_done") done.insert(j.at("patient").get<std::string>());
+      lines.push_back(std::move(j));
+    }
+    for (nlohmann::json& j : lines)
+      if (done.count(j.value("patient", ""))) kept.push_back(std::move(j));
+  }
   std::FILE* jsonl = nullptr;
   if (!o.jsonl.empty() && !(jsonl = std::fopen(o.jsonl.c_str(), "w")))
     throw InputError(o.jsonl, "cannot write the JSONL file");
+  for (const nlohmann::json& j : kept) std::fprintf(jsonl, "%s\n", j.dump().c_str());
 
   std::printf("bench_generator --evaluate: cohort %s, seeds %s (%zu of %zu patients), reference %s, machine %s, "
               "%zu arcs at %.0f deg (generate's default), %.0f mm bixels, %.0f mm optimisation dose grid, "
@@ -533,12 +582,29 @@ int run_evaluation(const EvaluationOptions& o) {
   std::vector<GeneratorRow> rows;
   std::vector<Diversity> diversity;
   std::vector<std::string> oar_names;
+  for (const nlohmann::json& j : kept) {
+    const std::string type = j.value("type", "");
+    if (type == "row") {
+      GeneratorRow r = row_from_json(j);
+      for (const auto& [k, v] : r.oar)
+        if (std::find(oar_names.begin(), oar_names.end(), k) == oar_names.end()) oar_names.push_back(k);
+      rows.push_back(std::move(r));
+    } else if (type == "diversity") {
+      Diversity d{j.at("patient").get<std::string>(), j.at("generator").get<std::string>()};
+      d.seeds = j.at("seeds").get<std::vector<uint64_t>>();
+      for (const auto& [k, v] : j.at("values").items()) d.names.push_back(k), d.values.push_back(v.get<std::vector<double>>());
+      diversity.push_back(std::move(d));
+    }
+  }
+  if (o.resume) std::printf("resumed: %zu finished patients read from %s\n", done.size(), o.jsonl.c_str());
+  std::set<std::string> warmed;  // generators whose process-wide start-up is paid
 
   std::printf("\n## Per patient\n\n| patient | generator | gen s | goals met | mean abs dD BODY %% Rx | gamma 3%%/3mm %% | "
               "PTV D95 Gy | PTV D2 Gy | OAR goal metrics |%s\n|---|---|---|---|---|---|---|---|---|%s\n",
               o.sequence ? " after seq | seq s |" : "", o.sequence ? "---|---|" : "");
   for (size_t i = 0; i < count; ++i) {
     const CohortEntry& entry = cohort[i];
+    if (done.count(entry.id)) continue;
     const Patient patient = load_patient(entry.path);
     const Protocol protocol = load_protocol(entry.protocol.empty() ? generate.protocol : entry.protocol);
     if (protocol.prescription.targets.empty())
@@ -600,7 +666,7 @@ int run_evaluation(const EvaluationOptions& o) {
       try {
         // A process's first call of a network pays LibTorch's one-time start-up (kernel
         // selection, allocator): one untimed call on the first patient.
-        if (i == 0) generator->generate(context);
+        if (warmed.insert(name).second) generator->generate(context);
         const auto t0 = Clock::now();
         plan = generator->generate(context);
         generation_s = seconds_since(t0);
@@ -640,6 +706,10 @@ int run_evaluation(const EvaluationOptions& o) {
         std::fprintf(jsonl, "%s\n", j.dump().c_str());
       }
       diversity.push_back(std::move(d));
+    }
+    if (jsonl) {
+      std::fprintf(jsonl, "%s\n", nlohmann::json({{"type", "patient_done"}, {"patient", entry.id}}).dump().c_str());
+      std::fflush(jsonl);
     }
   }
 
@@ -777,6 +847,7 @@ int evaluation_main(int argc, char** argv) {
   app.add_flag("--diversity-teacher", o.diversity_teacher, "Also the fmd-teacher's diversity");
   app.add_flag("--sequence", o.sequence, "Also run generate's sequencing + aperture optimisation");
   app.add_option("--jsonl", o.jsonl, "JSON row per patient and generator");
+  app.add_flag("--resume", o.resume, "Keep the patients the JSONL file finished, run the others")->needs("--jsonl");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
