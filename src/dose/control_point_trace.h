@@ -20,6 +20,8 @@
 
 namespace vmatplan::detail {
 
+struct GroupGatherAvx2;
+
 // The uniform sample plane (isocentre plane, BLD x/y) on which the convolved fluence of
 // every control point is evaluated: sample (iy, ix) sits at (x0 + ix*step, y0 + iy*step).
 struct SamplePlane {
@@ -52,6 +54,7 @@ class DepthWeightTable {
   }
 
  private:
+  friend struct GroupGatherAvx2;  // reads the table, 8 voxels at a time
   void exact(float depth_mm, float* w) const;
   BeamModel model_;  // a copy: the table moves with the engine's data
   int k_ = 0;

@@ -10,7 +10,7 @@
 #include "control_point_trace.h"
 #include "pencil_beam_setup.h"
 #include "sample_plane_convolution.h"
-#include "source_group_trace.h"
+#include "source_group_gather.h"
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/threads.h"
 
@@ -26,37 +26,6 @@ struct Worker {
   detail::PlaneScratch<float> scratch;
   int64_t pairs = 0, lattice = 0, control_points = 0;
 };
-
-// The dose of one source group's control points, their planes in wk.plane: the depth
-// weights once per voxel, the bilinear plane samples per member.
-template <int K>
-void add_source_group(const detail::SourceGroupTrace& trace, const detail::DepthWeightTable& table,
-                      int64_t plane_width, int64_t plane_size, Worker& wk) {
-  const int64_t row = plane_width * K;
-  const float* planes = wk.plane.data();
-  float* dose = wk.dose.data();
-  wk.pairs += trace.for_each_voxel([&](int64_t v, float inverse_square, float depth, const float* u,
-                                       const float* w, unsigned mask) {
-    float wt[K];
-    table.at<K>(depth, wt);
-    float sum = 0;
-    for (int m = 0; mask; ++m, mask >>= 1) {
-      if (!(mask & 1u)) continue;
-      const int ix = static_cast<int>(u[m]), iy = static_cast<int>(w[m]);
-      const float fx = u[m] - ix, fy = w[m] - iy;
-      const float* p00 = planes + m * plane_size + iy * row + ix * K;
-      const float* p10 = p00 + row;
-      for (int k = 0; k < K; ++k) {
-        const float top = p00[k] + fx * (p00[k + K] - p00[k]);
-        const float bottom = p10[k] + fx * (p10[k + K] - p10[k]);
-        sum += wt[k] * (top + fy * (bottom - top));
-      }
-    }
-    dose[v] += inverse_square * sum;
-  });
-  if (trace.used_lattice()) wk.lattice += trace.members();
-  wk.control_points += trace.members();
-}
 
 // Control points (indices into `beams`) grouped by source position, in first-seen order:
 // radiological depth depends on the source alone, so one group's control points (e.g.
@@ -154,7 +123,10 @@ Image3D<float> calculate_dose(const Patient& patient, const Machine& machine,
             const BeamTransform frame(geometry.patient_position, geometry.isocenter_mm, g.gantry_deg,
                                       0.0, g.couch_deg, model.sad_mm);
             const detail::SourceGroupTrace trace(context, chunk, frame, options.depth_method);
-            add_source_group<K>(trace, table, plane.width, plane_size, wk);
+            wk.pairs += detail::add_group_dose<K>(trace, table, {wk.plane.data(), plane.width, plane_size},
+                                                  options.vector_gather, wk.dose.data());
+            if (trace.used_lattice()) wk.lattice += trace.members();
+            wk.control_points += trace.members();
           }
         }
       }

@@ -12,7 +12,9 @@ SourceGroupTrace::SourceGroupTrace(const TraceContext& c, const std::vector<Beam
                                    const BeamTransform& frame, DepthMethod method)
     : lead_(c, beams.size() == 1 ? beams[0] : frame,
             beams.size() == 1 ? method : DepthMethod::kExactTrace),
-      members_(static_cast<int>(beams.size())) {
+      context_(&c), members_(static_cast<int>(beams.size())) {
+  std::copy(lead_.r_, lead_.r_ + 9, r_);
+  sad_ = lead_.sad_, u_max_ = lead_.u_max_, w_max_ = lead_.w_max_;
   if (beams.empty() || beams.size() > static_cast<size_t>(kMaxMembers))
     throw ProcessingError("source group: 1 to 4 control points");
   const Mat3& rl = (members_ == 1 ? beams[0] : frame).bld_to_lps_rotation();
@@ -40,7 +42,7 @@ SourceGroupTrace::SourceGroupTrace(const TraceContext& c, const std::vector<Beam
 
 void SourceGroupTrace::make_shared_lattice(const std::vector<BeamTransform>& beams,
                                            const BeamTransform& frame, DepthMethod method) {
-  const TraceContext& c = *lead_.context_;
+  const TraceContext& c = *context_;
   const SamplePlane& pl = c.plane;
   const double du = ControlPointTrace::lattice_spacing_mm(*c.volume);
   // The rectangle of the frame's isocentre plane that covers every member's plane.

@@ -27,6 +27,7 @@ class SourceGroupTrace {
 
   int members() const { return members_; }
   bool used_lattice() const { return lattice_ != nullptr; }
+  int64_t voxels() const { return static_cast<int64_t>(context_->px.size()); }
 
   // f(voxel, inverse_square, depth_mm, u, w, mask) for every voxel that projects onto the
   // sample plane of at least one member, in compute-voxel order: member m hits when bit m
@@ -34,11 +35,14 @@ class SourceGroupTrace {
   // (voxel, member) hits.
   template <class F>
   int64_t for_each_voxel(F&& f) const {
-    const TraceContext& c = *lead_.context_;
-    const int64_t n = static_cast<int64_t>(c.px.size());
-    const float sad = lead_.sad_;
+    return for_each_voxel_in(0, voxels(), f);
+  }
+  // The same for the compute voxels [begin, end).
+  template <class F>
+  int64_t for_each_voxel_in(int64_t begin, int64_t end, F&& f) const {
+    const float sad = sad_;
     int64_t hits = 0;
-    for (int64_t v = 0; v < n; ++v) {
+    for (int64_t v = begin; v < end; ++v) {
       float z, xi, yi, u[kMaxMembers], w[kMaxMembers];
       const unsigned mask = project(v, z, xi, yi, u, w);
       if (!mask) continue;
@@ -51,14 +55,15 @@ class SourceGroupTrace {
   }
 
  private:
+  friend struct GroupGatherAvx2;  // the vectorised gather reads the projection as this does
   // Bit m set when the voxel falls on member m's plane; (xi, yi) in the frame's isocentre plane.
   unsigned project(int64_t v, float& z, float& xi, float& yi, float* u, float* w) const {
-    const TraceContext& c = *lead_.context_;
-    const float* r = lead_.r_;
+    const TraceContext& c = *context_;
+    const float* r = r_;
     const float x = c.px[v], y = c.py[v], q = c.pz[v];
-    z = lead_.sad_ - (r[2] * x + r[5] * y + r[8] * q);
+    z = sad_ - (r[2] * x + r[5] * y + r[8] * q);
     if (!(z >= 1.0f)) return 0;
-    const float s = lead_.sad_ / z;
+    const float s = sad_ / z;
     xi = (r[0] * x + r[3] * y + r[6] * q) * s;
     yi = (r[1] * x + r[4] * y + r[7] * q) * s;
     unsigned mask = 0;
@@ -66,14 +71,16 @@ class SourceGroupTrace {
       const float* a = to_plane_[m];
       u[m] = a[0] * xi + a[1] * yi + a[4];
       w[m] = a[2] * xi + a[3] * yi + a[5];
-      if (u[m] >= 0 && w[m] >= 0 && u[m] < lead_.u_max_ && w[m] < lead_.w_max_) mask |= 1u << m;
+      if (u[m] >= 0 && w[m] >= 0 && u[m] < u_max_ && w[m] < w_max_) mask |= 1u << m;
     }
     return mask;
   }
   void make_shared_lattice(const std::vector<BeamTransform>& beams, const BeamTransform& frame,
                            DepthMethod method);
 
-  ControlPointTrace lead_;  // the lone member, or the frame (projection and exact depths)
+  ControlPointTrace lead_;  // the lone member, or the frame (exact depths)
+  const TraceContext* context_;
+  float r_[9], sad_, u_max_, w_max_;  // lead_'s projection (ControlPointTrace::project)
   int members_ = 0;
   // Per member: the frame's isocentre plane (x, y) -> that member's continuous plane
   // position, u = a0 x + a1 y + a4, w = a2 x + a3 y + a5 (its collimator rotation relative
