@@ -1,5 +1,6 @@
-// The streaming dose path: per control point, sample planes (the exact Gaussian
-// integrals over bixels, as PencilBeamEngine::sample_planes) and the gather, fused.
+// The streaming dose path: per group of control points with one source, their sample
+// planes (the exact Gaussian integrals over bixels, as PencilBeamEngine::sample_planes)
+// and one gather over the voxels for all of them (source_group_gather.h).
 #include "vmatplan/dose/dose_calculation.h"
 
 #include <algorithm>
