@@ -60,45 +60,39 @@ TraceContext::TraceContext(const DoseVolume& v, const BeamModel& m, const Sample
   }
 }
 
+LatticeCost LatticeCost::of(const TraceContext& c, const BeamTransform& t) {
+  const ImageGrid& g = c.volume->grid;
+  LatticeCost cost;
+  cost.dz_mm = std::min(ControlPointTrace::lattice_spacing_mm(*c.volume), 2.5);
+  cost.z_range = DepthLattice::z_range(c.box_corners, t);
+  cost.crossings = 0.5 * static_cast<double>(g.size[0] + g.size[1] + g.size[2]);
+  cost.ray_cost = (cost.z_range[1] - cost.z_range[0]) / cost.dz_mm + cost.crossings;
+  return cost;
+}
+
 ControlPointTrace::ControlPointTrace(const TraceContext& c, const BeamTransform& t,
-                                     DepthMethod method, const LatticeExtent* extent)
+                                     DepthMethod method)
     : context_(&c) {
   init(t);
   const SamplePlane& pl = c.plane;
-  // Lattice of rays at the dose spacing over the sample plane, depths every dose spacing
-  // (at most 2.5 mm) along them. Costs in voxel steps: a lattice ray records every z sample and crosses
-  // the box; an exact trace crosses half the grid on average.
-  const ImageGrid& g = c.volume->grid;
-  const double du = lattice_spacing_mm(*c.volume), dz = std::min(du, 2.5);
-  LatticeExtent e;
-  if (extent) {
-    e = *extent;
-  } else {
-    e.u0_mm = pl.x0_mm, e.v0_mm = pl.y0_mm;
-    e.nu = static_cast<int>(std::ceil((pl.width - 1) * pl.step_mm / du)) + 1;
-    e.nv = static_cast<int>(std::ceil((pl.height - 1) * pl.step_mm / du)) + 1;
-  }
-  const int nu = e.nu, nv = e.nv;
-  const std::array<double, 2> zr = DepthLattice::z_range(c.box_corners, t);
-  const double crossings = 0.5 * static_cast<double>(g.size[0] + g.size[1] + g.size[2]);
-  const double ray_cost = (zr[1] - zr[0]) / dz + crossings;
+  // Lattice of rays at the dose spacing over the sample plane.
+  const double du = lattice_spacing_mm(*c.volume);
+  const int nu = static_cast<int>(std::ceil((pl.width - 1) * pl.step_mm / du)) + 1;
+  const int nv = static_cast<int>(std::ceil((pl.height - 1) * pl.step_mm / du)) + 1;
+  const LatticeCost cost = LatticeCost::of(c, t);
   const int64_t n = static_cast<int64_t>(c.px.size());
   auto make_lattice = [&](const std::vector<uint8_t>& needed) {
-    owned_lattice_ = std::make_unique<DepthLattice>(*c.volume, c.box, t, e.u0_mm, e.v0_mm, du, nu,
-                                                    nv, zr[0], zr[1], dz, needed);
-    lattice_ = owned_lattice_.get();
+    lattice_ = std::make_unique<DepthLattice>(*c.volume, c.box, t, pl.x0_mm, pl.y0_mm, du, nu, nv,
+                                              cost.z_range[0], cost.z_range[1], cost.dz_mm, needed);
   };
   if (method == DepthMethod::kExactTrace) return;
   // With many voxels in the grid the lattice wins even if every ray of the plane is traced
-  // (those that miss the body's box cost nothing): no need to find the hits first. A
-  // lattice others borrow has no pre-pass (its hits are not theirs).
-  const double all_rays_cost = static_cast<double>(nu) * nv * ray_cost;
-  if (method == DepthMethod::kLattice || all_rays_cost < 0.1 * n * crossings ||
-      (extent && all_rays_cost < static_cast<double>(n) * crossings)) {
+  // (those that miss the body's box cost nothing): no need to find the hits first.
+  const double all_rays_cost = static_cast<double>(nu) * nv * cost.ray_cost;
+  if (method == DepthMethod::kLattice || all_rays_cost < 0.1 * n * cost.crossings) {
     if (method == DepthMethod::kLattice || n > 0) make_lattice({});
     return;
   }
-  if (extent) return;
   // Otherwise a pre-pass counts the hits and marks the rays they interpolate from.
   std::vector<uint8_t> needed(static_cast<size_t>(nu) * nv, 0);
   const float inv_du = static_cast<float>(1.0 / du);
@@ -114,23 +108,7 @@ ControlPointTrace::ControlPointTrace(const TraceContext& c, const BeamTransform&
   }
   int64_t rays = 0;
   for (uint8_t b : needed) rays += b;
-  if (rays * ray_cost < static_cast<double>(hits) * crossings) make_lattice(needed);
-}
-
-ControlPointTrace::ControlPointTrace(const TraceContext& c, const BeamTransform& t,
-                                     const ControlPointTrace& lead)
-    : context_(&c) {
-  init(t);
-  lattice_ = lead.lattice_;
-  // (x, y) in lead's BLD frame = R_lead^T R_this (x, y): a rotation about the shared axis
-  // (the z rows and columns are those of the identity), and the divergent projection
-  // scales both frames alike.
-  for (int i = 0; i < 2; ++i)
-    for (int j = 0; j < 2; ++j) {
-      double m = 0;
-      for (int a = 0; a < 3; ++a) m += static_cast<double>(lead.r_[3 * a + i]) * r_[3 * a + j];
-      to_lattice_[2 * i + j] = static_cast<float>(m);
-    }
+  if (rays * cost.ray_cost < static_cast<double>(hits) * cost.crossings) make_lattice(needed);
 }
 
 void ControlPointTrace::init(const BeamTransform& t) {
@@ -142,30 +120,6 @@ void ControlPointTrace::init(const BeamTransform& t) {
   inv_step_ = static_cast<float>(1.0 / pl.step_mm);
   u_max_ = static_cast<float>(pl.width - 1), w_max_ = static_cast<float>(pl.height - 1);
   source_lps_ = t.source_lps();
-}
-
-LatticeExtent ControlPointTrace::lattice_extent(const SamplePlane& pl, double du,
-                                                const BeamTransform& lead,
-                                                const std::vector<BeamTransform>& beams) {
-  const Mat3& rl = lead.bld_to_lps_rotation();
-  double u_lo = std::numeric_limits<double>::infinity(), u_hi = -u_lo, v_lo = u_lo, v_hi = -u_lo;
-  const double x1 = pl.x0_mm + (pl.width - 1) * pl.step_mm, y1 = pl.y0_mm + (pl.height - 1) * pl.step_mm;
-  for (const BeamTransform& b : beams) {
-    const Mat3& rb = b.bld_to_lps_rotation();
-    double m[2][2];
-    for (int i = 0; i < 2; ++i)
-      for (int j = 0; j < 2; ++j) m[i][j] = rl[i] * rb[j] + rl[3 + i] * rb[3 + j] + rl[6 + i] * rb[6 + j];
-    for (double x : {pl.x0_mm, x1})
-      for (double y : {pl.y0_mm, y1}) {
-        const double u = m[0][0] * x + m[0][1] * y, v = m[1][0] * x + m[1][1] * y;
-        u_lo = std::min(u_lo, u), u_hi = std::max(u_hi, u), v_lo = std::min(v_lo, v), v_hi = std::max(v_hi, v);
-      }
-  }
-  LatticeExtent e;
-  e.u0_mm = u_lo, e.v0_mm = v_lo;
-  e.nu = static_cast<int>(std::ceil((u_hi - u_lo) / du)) + 1;
-  e.nv = static_cast<int>(std::ceil((v_hi - v_lo) / du)) + 1;
-  return e;
 }
 
 float ControlPointTrace::exact_depth(int64_t v) const {

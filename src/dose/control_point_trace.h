@@ -3,6 +3,7 @@
 // stored operator of PencilBeamEngine and the streaming calculate_dose): which dose
 // voxels project onto the sample plane, where, at which distance from the source, and at
 // which radiological depth. No LibTorch here.
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -18,6 +19,8 @@
 #include "vmatplan/geometry/iec61217.h"
 
 namespace vmatplan::detail {
+
+struct GroupGatherAvx2;
 
 // The uniform sample plane (isocentre plane, BLD x/y) on which the convolved fluence of
 // every control point is evaluated: sample (iy, ix) sits at (x0 + ix*step, y0 + iy*step).
@@ -51,6 +54,7 @@ class DepthWeightTable {
   }
 
  private:
+  friend struct GroupGatherAvx2;  // reads the table, 8 voxels at a time
   void exact(float depth_mm, float* w) const;
   BeamModel model_;  // a copy: the table moves with the engine's data
   int k_ = 0;
@@ -85,11 +89,14 @@ struct TraceContext {
                const Vec3& isocenter_mm);
 };
 
-// The rays of a depth lattice: a rectangle of the isocentre plane in the BLD frame of the
-// control point that builds it, rays every du_mm from (u0_mm, v0_mm).
-struct LatticeExtent {
-  double u0_mm = 0, v0_mm = 0;
-  int nu = 0, nv = 0;
+// A depth lattice for one source against exact per-voxel traces, in voxel steps: a lattice
+// ray records every z sample (every dose spacing, at most 2.5 mm) and crosses the box; an
+// exact trace crosses half the grid on average.
+struct LatticeCost {
+  double dz_mm = 0, crossings = 0, ray_cost = 0;
+  std::array<double, 2> z_range{};  // distance from the source over the RED box
+
+  static LatticeCost of(const TraceContext& context, const BeamTransform& beam);
 };
 
 // One control point: finds the compute voxels whose divergent projection falls on the
@@ -97,24 +104,8 @@ struct LatticeExtent {
 // that costs more (most of the grid in the field), from a beam-aligned depth lattice.
 class ControlPointTrace {
  public:
-  // extent: the lattice's rays (default: the sample plane at the dose spacing), e.g. to
-  // cover the planes of other control points that will borrow it; with an extent, kAuto
-  // chooses between a lattice of all its rays and exact traces.
-  ControlPointTrace(const TraceContext& context, const BeamTransform& beam, DepthMethod method,
-                    const LatticeExtent* extent = nullptr);
-  // Depths from `lead`'s lattice (exact traces if it has none): for a control point with
-  // the same source as lead's (the same central axis; they differ by a collimator
-  // rotation, e.g. the two arcs of a plan at the same gantry angles), whose sample plane
-  // lead's lattice covers (lattice_extent). Radiological depth depends on the source
-  // only, so the rays traced once serve both; lead must outlive this trace.
-  ControlPointTrace(const TraceContext& context, const BeamTransform& beam,
-                    const ControlPointTrace& lead);
+  ControlPointTrace(const TraceContext& context, const BeamTransform& beam, DepthMethod method);
 
-  // The lattice rectangle (in lead's BLD frame, rays every du_mm) that covers the sample
-  // planes of every beam in `beams`, which share lead's source.
-  static LatticeExtent lattice_extent(const SamplePlane& plane, double du_mm,
-                                      const BeamTransform& lead,
-                                      const std::vector<BeamTransform>& beams);
   // The lattice's ray spacing on a dose grid (the dose spacing).
   static double lattice_spacing_mm(const DoseVolume& volume) { return volume.grid.spacing_mm[0]; }
 
@@ -130,11 +121,7 @@ class ControlPointTrace {
     for (int64_t v = 0; v < n; ++v) {
       float u, w, z, xi, yi;
       if (!project(v, u, w, z, xi, yi)) continue;
-      // to_lattice_ is the identity unless the lattice is borrowed (exact in float then).
-      const float depth =
-          lattice_ ? lattice_->depth_mm(to_lattice_[0] * xi + to_lattice_[1] * yi,
-                                        to_lattice_[2] * xi + to_lattice_[3] * yi, z)
-                   : exact_depth(v);
+      const float depth = lattice_ ? lattice_->depth_mm(xi, yi, z) : exact_depth(v);
       const float s = sad_ / z;
       f(v, u, w, s * s, depth);
       ++hits;
@@ -143,6 +130,7 @@ class ControlPointTrace {
   }
 
  private:
+  friend class SourceGroupTrace;  // the same projection, shared by one source's members
   bool project(int64_t v, float& u, float& w, float& z, float& xi, float& yi) const {
     const TraceContext& c = *context_;
     const float x = c.px[v], y = c.py[v], q = c.pz[v];
@@ -163,9 +151,7 @@ class ControlPointTrace {
   float r_[9];  // BLD axes in LPS (columns)
   float sad_, x0_, y0_, inv_step_, u_max_, w_max_;
   Vec3 source_lps_{};
-  std::unique_ptr<DepthLattice> owned_lattice_;
-  const DepthLattice* lattice_ = nullptr;  // owned_lattice_ or a lead's
-  float to_lattice_[4] = {1, 0, 0, 1};     // iso-plane (x, y) -> the lattice's frame
+  std::unique_ptr<DepthLattice> lattice_;
 };
 
 }  // namespace vmatplan::detail

@@ -59,21 +59,33 @@ void trace_ray(const DoseVolume& volume, const RedBox& box, const Ray& ray, doub
   }
   const int64_t stride[3] = {1, g.size[0], g.size[0] * g.size[1]};
   int64_t index = cur[0] + stride[1] * cur[1] + stride[2] * cur[2];
+  // The walk's state in registers (not arrays indexed by the axis that steps), so the
+  // next boundary is not a store-to-load round trip per voxel.
+  double zn0 = z_next[0], zn1 = z_next[1], zn2 = z_next[2];
+  int64_t c0 = cur[0], c1 = cur[1], c2 = cur[2];
   double acc = 0.0, z_seg = z_start;
   for (;;) {
-    const int a = z_next[0] < z_next[1] ? (z_next[0] < z_next[2] ? 0 : 2)
-                                        : (z_next[1] < z_next[2] ? 1 : 2);
-    const double z_end = std::min(z_next[a], z_out);
+    const int a = zn0 < zn1 ? (zn0 < zn2 ? 0 : 2) : (zn1 < zn2 ? 1 : 2);
+    const double z_end = std::min(a == 0 ? zn0 : a == 1 ? zn1 : zn2, z_out);
     const double rate = volume.red[index] * stretch;  // depth mm per mm of z
     for (double zk = z0 + k * dz; k < nz && zk < z_end; ++k, zk += dz)
       out[k] = units(acc + rate * (zk - z_seg));
     acc += rate * (z_end - z_seg);
     z_seg = z_end;
     if (z_end >= z_out) break;
-    cur[a] += step[a];
-    if (cur[a] < box.lo[a] || cur[a] > box.hi[a]) break;
-    index += step[a] * stride[a];
-    z_next[a] += z_delta[a];
+    if (a == 0) {
+      c0 += step[0];
+      if (c0 < box.lo[0] || c0 > box.hi[0]) break;
+      index += step[0], zn0 += z_delta[0];
+    } else if (a == 1) {
+      c1 += step[1];
+      if (c1 < box.lo[1] || c1 > box.hi[1]) break;
+      index += step[1] * stride[1], zn1 += z_delta[1];
+    } else {
+      c2 += step[2];
+      if (c2 < box.lo[2] || c2 > box.hi[2]) break;
+      index += step[2] * stride[2], zn2 += z_delta[2];
+    }
   }
   std::fill(out + k, out + nz, units(acc));
 }

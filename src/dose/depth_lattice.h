@@ -17,6 +17,8 @@
 
 namespace vmatplan::detail {
 
+struct GroupGatherAvx2;
+
 // Index-space box [lo - 0.5, hi + 0.5] of the voxels with RED > 0: outside it a ray
 // gathers no depth. Computed once per dose volume.
 struct RedBox {
@@ -56,6 +58,7 @@ class DepthLattice {
   static std::array<double, 2> z_range(const std::vector<Vec3>& corners, const BeamTransform& beam);
 
  private:
+  friend struct GroupGatherAvx2;  // reads the layout below, 8 voxels at a time
   float u0_, v0_, inv_du_, z0_, inv_dz_;
   int nu_, nv_, nz_;
   // Depths in 1/32 mm, up to 2047 mm (clamped): half the memory of floats, so that a

@@ -1,5 +1,6 @@
-// The streaming dose path: per control point, sample planes (the exact Gaussian
-// integrals over bixels, as PencilBeamEngine::sample_planes) and the gather, fused.
+// The streaming dose path: per group of control points with one source, their sample
+// planes (the exact Gaussian integrals over bixels, as PencilBeamEngine::sample_planes)
+// and one gather over the voxels for all of them (source_group_gather.h).
 #include "vmatplan/dose/dose_calculation.h"
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include "control_point_trace.h"
 #include "pencil_beam_setup.h"
 #include "sample_plane_convolution.h"
+#include "source_group_gather.h"
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/threads.h"
 
@@ -21,35 +23,10 @@ using detail::SamplePlane;
 // Scratch of one worker thread.
 struct Worker {
   std::vector<float> dose;   // [compute voxels]
-  std::vector<float> plane;  // [y][x][component]
+  std::vector<float> plane;  // [member][y][x][component]
   detail::PlaneScratch<float> scratch;
   int64_t pairs = 0, lattice = 0, control_points = 0;
 };
-
-template <int K>
-void add_control_point(const detail::ControlPointTrace& trace, const detail::DepthWeightTable& table,
-                       int64_t plane_width, Worker& wk) {
-  const int64_t row = plane_width * K;
-  const float* plane = wk.plane.data();
-  float* dose = wk.dose.data();
-  wk.pairs += trace.for_each_hit([&](int64_t v, float u, float w, float inverse_square, float depth) {
-    const int ix = static_cast<int>(u), iy = static_cast<int>(w);
-    const float fx = u - ix, fy = w - iy;
-    const float* p00 = plane + iy * row + ix * K;
-    const float* p10 = p00 + row;
-    float wt[K];
-    table.at<K>(depth, wt);
-    float sum = 0;
-    for (int k = 0; k < K; ++k) {
-      const float top = p00[k] + fx * (p00[k + K] - p00[k]);
-      const float bottom = p10[k] + fx * (p10[k + K] - p10[k]);
-      sum += wt[k] * (top + fy * (bottom - top));
-    }
-    dose[v] += inverse_square * sum;
-  });
-  if (trace.used_lattice()) ++wk.lattice;
-  ++wk.control_points;
-}
 
 // Control points (indices into `beams`) grouped by source position, in first-seen order:
 // radiological depth depends on the source alone, so one group's control points (e.g.
@@ -108,6 +85,7 @@ Image3D<float> calculate_dose(const Patient& patient, const Machine& machine,
   const int64_t voxels = static_cast<int64_t>(volume.compute_voxels.size());
   const int64_t per_cp = grid.size_per_control_point();
   const int64_t k_count = static_cast<int64_t>(model.components.size());
+  const int64_t plane_size = convolution.plane_size();
 
   std::vector<BeamTransform> beams;
   for (const ControlPointGeometry* c : cps)
@@ -121,35 +99,35 @@ Image3D<float> calculate_dose(const Patient& patient, const Machine& machine,
   // Source groups dealt round-robin to the threads (neighbours cost about the same).
   const int threads = std::max(1, std::min<int>(thread_count(), static_cast<int>(groups.size())));
   std::vector<Worker> workers(threads);
-  const double du = detail::ControlPointTrace::lattice_spacing_mm(volume);
   detail::with_kernel_components(k_count, [&](auto kc) {
     constexpr int K = decltype(kc)::value;
     parallel_for(threads, [&](long tb, long te) {
       for (long t = tb; t < te; ++t) {
         Worker& wk = workers[t];
         wk.dose.assign(voxels, 0.0f);
-        wk.plane.resize(static_cast<size_t>(plane.width * plane.height * K));
+        wk.plane.resize(static_cast<size_t>(plane_size) * detail::SourceGroupTrace::kMaxMembers);
         for (size_t gi = t; gi < groups.size(); gi += threads) {
           std::vector<size_t> members;
           for (size_t i : groups[gi])
             if (live(i)) members.push_back(i);
           if (members.empty()) continue;
-          // The first member traces the lattice for all (one ray trace per source).
-          std::vector<BeamTransform> member_beams;
-          for (size_t i : members) member_beams.push_back(beams[i]);
-          const detail::LatticeExtent extent =
-              detail::ControlPointTrace::lattice_extent(plane, du, beams[members[0]], member_beams);
-          const detail::ControlPointTrace lead(context, beams[members[0]], options.depth_method,
-                                               members.size() > 1 ? &extent : nullptr);
-          for (size_t m = 0; m < members.size(); ++m) {
-            const size_t i = members[m];
-            convolution.forward(&fluence.values[i * per_cp], wk.plane.data(), wk.scratch);
-            if (m == 0) {
-              add_control_point<K>(lead, table, plane.width, wk);
-            } else {
-              const detail::ControlPointTrace follower(context, beams[i], lead);
-              add_control_point<K>(follower, table, plane.width, wk);
+          // Members in chunks of at most kMaxMembers, each chunk one pass over the voxels.
+          constexpr size_t kChunk = detail::SourceGroupTrace::kMaxMembers;
+          for (size_t c0 = 0; c0 < members.size(); c0 += kChunk) {
+            std::vector<BeamTransform> chunk;
+            for (size_t m = c0; m < std::min(members.size(), c0 + kChunk); ++m) {
+              convolution.forward(&fluence.values[members[m] * per_cp],
+                                  &wk.plane[(m - c0) * plane_size], wk.scratch);
+              chunk.push_back(beams[members[m]]);
             }
+            const ControlPointGeometry& g = *cps[members[c0]];
+            const BeamTransform frame(geometry.patient_position, geometry.isocenter_mm, g.gantry_deg,
+                                      0.0, g.couch_deg, model.sad_mm);
+            const detail::SourceGroupTrace trace(context, chunk, frame, options.depth_method);
+            wk.pairs += detail::add_group_dose<K>(trace, table, {wk.plane.data(), plane.width, plane_size},
+                                                  options.vector_gather, wk.dose.data());
+            if (trace.used_lattice()) wk.lattice += trace.members();
+            wk.control_points += trace.members();
           }
         }
       }
