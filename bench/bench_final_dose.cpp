@@ -77,6 +77,7 @@ int run_one(double spacing_mm, int control_points, int threads, int runs, bool e
   opt.dose_spacing_mm = spacing_mm;
   std::vector<double> t, cpu;
   DoseCalculationStats stats;
+  runs = std::max(1, runs);  // a median needs at least one timed run after the warm-up
   for (int r = 0; r <= runs; ++r) {
     const double t0 = now_s(), c0 = cpu_s();
     if (engine) {
@@ -113,7 +114,7 @@ int main(int argc, char** argv) {
     }
     if (i + 1 >= argc && a != "--engine") break;
     if (a == "--threads") threads = std::atoi(argv[++i]);
-    else if (a == "--runs") runs = std::atoi(argv[++i]);
+    else if (a == "--runs") runs = std::max(1, std::atoi(argv[++i]));
     else if (a == "--spacings") spacings = parse_list(argv[++i]);
     else if (a == "--control-points") control_points = parse_list(argv[++i]);
     else if (a == "--engine") engine = true;
