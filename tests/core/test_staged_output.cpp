@@ -109,6 +109,10 @@ TEST_CASE("SIGINT, SIGTERM and SIGHUP remove the stage and exit 128 + signal", "
     const pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
+      // The handler is what is tested, so the child starts from the default dispositions:
+      // a runner may have left these signals ignored (bash ignores SIGINT in `cmd &`,
+      // nohup SIGHUP), and install_stage_cleanup_on_signals keeps an ignored signal ignored.
+      for (int s : {SIGINT, SIGTERM, SIGHUP}) signal(s, SIG_DFL);
       install_stage_cleanup_on_signals();
       StagedOutput out(dir + "/cohort");
       for (int p = 0; p < 30; ++p) {  // nested folders and files, as `phantom --cohort` makes
