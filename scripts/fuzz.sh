@@ -74,7 +74,7 @@ build() {
 
 if [ "${1:-}" = "--replay" ]; then
   configure
-  cmake --build "$out" --target $(printf 'fuzz_%s ' "${targets[@]}") >/dev/null
+  cmake --build "$out" --target fuzz_targets >/dev/null
   for t in "${targets[@]}"; do
     public_seeds "$t"
     # -runs=0: read every input once (the seeds, each crash kept as a regression input) and stop.
