@@ -29,15 +29,10 @@ class SourceGroupTrace {
   bool used_lattice() const { return lattice_ != nullptr; }
   int64_t voxels() const { return static_cast<int64_t>(context_->px.size()); }
 
-  // f(voxel, inverse_square, depth_mm, u, w, mask) for every voxel that projects onto the
-  // sample plane of at least one member, in compute-voxel order: member m hits when bit m
-  // of mask is set, at the continuous plane position (u[m], w[m]). Returns the number of
-  // (voxel, member) hits.
-  template <class F>
-  int64_t for_each_voxel(F&& f) const {
-    return for_each_voxel_in(0, voxels(), f);
-  }
-  // The same for the compute voxels [begin, end).
+  // f(voxel, inverse_square, depth_mm, u, w, mask) for every voxel of the compute voxels
+  // [begin, end) that projects onto the sample plane of at least one member, in
+  // compute-voxel order: member m hits when bit m of mask is set, at the continuous plane
+  // position (u[m], w[m]). Returns the number of (voxel, member) hits.
   template <class F>
   int64_t for_each_voxel_in(int64_t begin, int64_t end, F&& f) const {
     const float sad = sad_;
