@@ -87,4 +87,10 @@ const char* const kCoarsePlanFlags =
     " --arcs 330:30:cw:4 150:210:cw:4 --bixel 10 --dose-spacing 10 --max-iter 5"
     " --final-dose-spacing 10 --meterset-iter 5";
 
+size_t count_occurrences(const std::string& s, const std::string& what) {
+  size_t n = 0;
+  for (size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
+  return n;
+}
+
 }  // namespace vmatplan::test

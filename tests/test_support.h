@@ -1,8 +1,14 @@
 #pragma once
 // Helpers shared by the tests: public test data, scratch folders, running the CLI.
+#include <cstddef>
 #include <string>
 
 namespace vmatplan::test {
+
+inline constexpr double kPi = 3.14159265358979323846;
+
+// How many times `what` occurs in s (overlapping matches counted).
+size_t count_occurrences(const std::string& s, const std::string& what);
 
 // $VMATPLAN_TEST_DATA, else ../shared/data beside the checkout; "" when absent.
 std::string data_dir();

@@ -6,8 +6,6 @@
 namespace vmatplan {
 namespace {
 
-double dot(const Vec3& a, const Vec3& b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
-
 // One beam's view of a voxel box. Seen along the central axis, a box projects onto a
 // hexagon: the zonotope spanned by its three half-axes projected onto BLD x, y. A point q
 // (relative to the projected centre) lies in it iff |n_k . q| <= w_k for the normals n_k of

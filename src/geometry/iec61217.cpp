@@ -21,7 +21,7 @@ Mat3 transpose(const Mat3& a) {
   return {a[0], a[3], a[6], a[1], a[4], a[7], a[2], a[5], a[8]};
 }
 
-Vec3 apply(const Mat3& m, const Vec3& v) {
+Vec3 mat_times_vec(const Mat3& m, const Vec3& v) {
   return {m[0] * v[0] + m[1] * v[1] + m[2] * v[2], m[3] * v[0] + m[4] * v[1] + m[5] * v[2],
           m[6] * v[0] + m[7] * v[1] + m[8] * v[2]};
 }
@@ -74,11 +74,11 @@ BeamTransform::BeamTransform(const std::string& patient_position, const Vec3& is
 
 Vec3 BeamTransform::patient_to_bld(const Vec3& p) const {
   Vec3 d{p[0] - isocenter_mm_[0], p[1] - isocenter_mm_[1], p[2] - isocenter_mm_[2]};
-  return apply(transpose(bld_to_lps_), d);
+  return mat_times_vec(transpose(bld_to_lps_), d);
 }
 
 Vec3 BeamTransform::bld_to_patient(const Vec3& b) const {
-  Vec3 d = apply(bld_to_lps_, b);
+  Vec3 d = mat_times_vec(bld_to_lps_, b);
   return {d[0] + isocenter_mm_[0], d[1] + isocenter_mm_[1], d[2] + isocenter_mm_[2]};
 }
 

@@ -18,6 +18,7 @@
 
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/threads.h"
+#include "vmatplan/core/vec3.h"
 
 namespace vmatplan {
 namespace fs = std::filesystem;
@@ -208,15 +209,6 @@ SliceHeader read_slice_header(const std::string& path) {
   h.spacing_row_mm = ps[0];
   h.spacing_col_mm = ps[1];
   return h;
-}
-
-Vec3 cross(const Vec3& a, const Vec3& b) {
-  return {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
-}
-double dot(const Vec3& a, const Vec3& b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
-Vec3 normalized(const Vec3& a) {
-  double n = std::sqrt(dot(a, a));
-  return {a[0] / n, a[1] / n, a[2] / n};
 }
 
 // HU of one slice, written into dst (rows * cols floats, row-major like the pixel data).

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "rt_dicom_common.h"
+#include "vmatplan/core/vec3.h"
 #include "vmatplan/core/error.h"
 #include "vmatplan/io/image_io.h"
 
@@ -19,10 +20,6 @@ namespace {
 using rt::get_number;
 using rt::get_numbers;
 using rt::get_string;
-
-Vec3 cross(const Vec3& a, const Vec3& b) {
-  return {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
-}
 
 // The physical bounding box of a grid (voxel centres), per LPS axis.
 void grid_box(const ImageGrid& g, Vec3& lo, Vec3& hi) {

@@ -8,13 +8,13 @@
 #include <fstream>
 
 #include "vmatplan/core/error.h"
+#include "vmatplan/core/stopwatch.h"
 #include "vmatplan/core/safetensors.h"
 
 namespace vmatplan {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+using Clock = SteadyClock;
 
 // Andrychowicz et al. 2016, sec. 3.2: (log|v| / p, sign v) for |v| >= e^-p, else (-1, e^p v).
 std::pair<torch::Tensor, torch::Tensor> preprocess(const torch::Tensor& v) {
@@ -172,7 +172,7 @@ RefineTrace run_l2plan(L2PlanNet net, const L2PlanArchitecture& arch, const Refi
     trace.objective.push_back(f);
   }
   trace.x = x;
-  trace.seconds = since(t0);
+  trace.seconds = seconds_since(t0);
   return trace;
 }
 
@@ -192,7 +192,7 @@ RefineTrace run_adam(const RefineProblem& problem, const torch::Tensor& x0, int 
     trace.objective.push_back(problem.value_and_grad(x, &g));
   }
   trace.x = x;
-  trace.seconds = since(t0);
+  trace.seconds = seconds_since(t0);
   return trace;
 }
 

@@ -8,15 +8,6 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-Vec3 add(const Vec3& a, const Vec3& b) { return {a[0] + b[0], a[1] + b[1], a[2] + b[2]}; }
-Vec3 sub(const Vec3& a, const Vec3& b) { return {a[0] - b[0], a[1] - b[1], a[2] - b[2]}; }
-Vec3 scale(const Vec3& a, double s) { return {a[0] * s, a[1] * s, a[2] * s}; }
-double dot(const Vec3& a, const Vec3& b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
-double norm(const Vec3& a) { return std::sqrt(dot(a, a)); }
-Vec3 unit(const Vec3& a) { return scale(a, 1.0 / norm(a)); }
-Vec3 cross(const Vec3& a, const Vec3& b) {
-  return {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
-}
 double clamp01(double t) { return std::min(1.0, std::max(0.0, t)); }
 double smoothstep(double t) {
   t = clamp01(t);
@@ -127,8 +118,8 @@ PelvisAnatomy::PelvisAnatomy(uint64_t seed) {
          sv_t = rng.uniform(4, 6);
   for (int i = 0; i < 2; ++i) {
     double side = i == 0 ? 1 : -1;
-    Vec3 u = unit({side * 0.75, 0.2, 0.62});
-    Vec3 w = unit(sub(Vec3{0, 1, 0}, scale(u, u[1])));
+    Vec3 u = normalized({side * 0.75, 0.2, 0.62});
+    Vec3 w = normalized(sub(Vec3{0, 1, 0}, scale(u, u[1])));
     Vec3 base = add(pc, {side * 5, 0.55 * p_ext_y, p_ext_z - 3});
     sv_[i].centre_mm = add(base, scale(u, sv_len));
     sv_[i].semi_mm = {sv_len, sv_t, sv_w};
@@ -144,7 +135,7 @@ PelvisAnatomy::PelvisAnatomy(uint64_t seed) {
     FemurSide& f = femur_[i];
     f.head_centre_mm = {side * (hx + rng.uniform(-1, 1)), hy + rng.uniform(-1, 1), hz};
     f.head_radius_mm = rh + rng.uniform(-0.5, 0.5);
-    f.neck_dir = unit({side * 0.72, -0.18, -0.62});
+    f.neck_dir = normalized({side * 0.72, -0.18, -0.62});
     double neck_r = 0.62 * f.head_radius_mm;
     f.head_cut_mm = std::sqrt(f.head_radius_mm * f.head_radius_mm - neck_r * neck_r);
     Vec3 neck_end = add(f.head_centre_mm, scale(f.neck_dir, f.head_radius_mm + 25));
@@ -154,7 +145,7 @@ PelvisAnatomy::PelvisAnatomy(uint64_t seed) {
     Vec3 shaft_top = add(neck_end, {side * 4, 3, -10});
     f.shaft = {shaft_top, add(shaft_top, {-side * 35, 0, -250}), 14};
     // Acetabulum: a cup around the head (2.5 mm joint space) open inferolaterally.
-    f.acetabulum_opening = unit({side * 0.8, 0, -0.6});
+    f.acetabulum_opening = normalized({side * 0.8, 0, -0.6});
     // Pubis: body at the symphysis (2 mm cartilage gap), superior ramus to the
     // acetabulum, inferior ramus down to the ischial tuberosity; ischium from there up to
     // the acetabulum.

@@ -5,6 +5,7 @@
 
 #include "vmatplan/core/config_path.h"
 #include "vmatplan/core/error.h"
+#include "vmatplan/core/stopwatch.h"
 #include "vmatplan/core/threads.h"
 #include "vmatplan/geometry/bev_conditioning.h"
 #include "vmatplan/geometry/plan_builder.h"
@@ -16,8 +17,7 @@
 namespace vmatplan {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+using Clock = SteadyClock;
 
 // LibTorch runs on one thread in the pipeline (set_dose_engine_threads); the network's
 // convolutions are the one place where more pay off, so they get vmatplan's thread count.

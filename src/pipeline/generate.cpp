@@ -10,6 +10,7 @@
 #include <numeric>
 
 #include "vmatplan/core/error.h"
+#include "vmatplan/core/stopwatch.h"
 #include "vmatplan/core/staged_output.h"
 #include "vmatplan/core/uid.h"
 #include "vmatplan/core/version.h"
@@ -63,11 +64,7 @@ PlanGeometry every_kth_control_point(const PlanGeometry& g, double max_step_deg)
   return out;
 }
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
+using Clock = SteadyClock;
 
 // A patient that did not come as DICOM (image folder, matRad) is written as a CT series +
 // RTSTRUCT beside its plan, so that RP.dcm / RD.dcm reference images that exist. Its UIDs

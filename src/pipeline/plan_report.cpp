@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "vmatplan/core/error.h"
+#include "vmatplan/core/text_file.h"
 #include "vmatplan/patient/patient.h"
 #include "vmatplan/report/dvh_svg.h"
 #include "vmatplan/report/html_report.h"
@@ -12,12 +13,6 @@
 
 namespace vmatplan {
 namespace {
-
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary);
-  f << text;
-  if (!f) throw InputError(path, "cannot write");
-}
 
 std::string number(double v, const char* format = "%.1f") {
   char buf[64];
@@ -102,10 +97,10 @@ nlohmann::json write_generate_report(const std::string& dir, const PlanSummaryIn
       render_html_report(in.result.evaluation, report_inputs, svg, nullptr, in.dose ? &slices : nullptr);
   const size_t end = html.rfind("</body>");
   if (end != std::string::npos) html.insert(end, plan_section_html(s));
-  write_text(dir + "/summary.json", s.dump(2) + "\n");
-  write_text(dir + "/dvh.svg", svg);
+  write_text_file(dir + "/summary.json", s.dump(2) + "\n");
+  write_text_file(dir + "/dvh.svg", svg);
   write_dose_slices(dir, slices);
-  write_text(dir + "/report.html", html);
+  write_text_file(dir + "/report.html", html);
   return s;
 }
 

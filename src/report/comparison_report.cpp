@@ -8,38 +8,20 @@
 #include "vmatplan/core/error.h"
 #include "vmatplan/report/dvh_svg.h"
 #include "vmatplan/report/html_report.h"
+#include "vmatplan/core/text_file.h"
+#include "report_text.h"
 
 namespace vmatplan {
 namespace {
 
-std::string fmt(double v, const char* f = "%.2f") {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  if (!out) throw InputError(path, "cannot create file");
-  out << text;
-  out.close();
-  if (!out) throw InputError(path, "write failed");
-}
+using report_text::fmt;
+using report_text::status_class;
 
 // A label as a file-name prefix: letters, digits, '-' and '_' kept, others become '_'.
 std::string file_prefix(const std::string& label) {
   std::string s;
   for (unsigned char c : label) s += (std::isalnum(c) || c == '-' || c == '_') ? char(c) : '_';
   return s.empty() ? "dose" : s;
-}
-
-const char* status_class(GoalStatus s) {
-  switch (s) {
-    case GoalStatus::kIdeal: return "ideal";
-    case GoalStatus::kAcceptable: return "acceptable";
-    case GoalStatus::kFail: return "fail";
-    default: return "na";
-  }
 }
 
 void require_two(const std::vector<ComparedDose>& doses) {
@@ -202,10 +184,10 @@ void write_comparison_report(const std::string& dir, const ComparisonInputs& in,
       slices.push_back(render_dose_slices(*in.patient_data, *d.dose, *d.evaluation));
       for (auto& s : slices.back()) s.file_name = file_prefix(d.label) + "_" + s.file_name;
     }
-  write_text(dir + "/compare.json", build_comparison_json(in, doses).dump(2) + "\n");
-  write_text(dir + "/dvh.svg", svg);
+  write_text_file(dir + "/compare.json", build_comparison_json(in, doses).dump(2) + "\n");
+  write_text_file(dir + "/dvh.svg", svg);
   for (const auto& v : slices) write_dose_slices(dir, v);
-  write_text(dir + "/report.html", render_comparison_html(in, doses, svg, slices));
+  write_text_file(dir + "/report.html", render_comparison_html(in, doses, svg, slices));
 }
 
 }  // namespace vmatplan

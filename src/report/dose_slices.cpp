@@ -9,15 +9,12 @@
 
 #include "vmatplan/report/dvh_svg.h"
 #include "vmatplan/report/png.h"
+#include "report_text.h"
 
 namespace vmatplan {
 namespace {
 
-std::string num(double v, const char* f = "%.1f") {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
+using report_text::num;
 
 std::string hex(const std::array<uint8_t, 3>& c) {
   char buf[8];

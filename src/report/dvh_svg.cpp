@@ -4,15 +4,12 @@
 #include <cmath>
 #include <cstdio>
 #include <sstream>
+#include "report_text.h"
 
 namespace vmatplan {
 namespace {
 
-std::string num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f", v);
-  return buf;
-}
+using report_text::num;
 
 std::string tick_label(double v) {
   char buf[32];

@@ -6,32 +6,14 @@
 
 #include "vmatplan/core/error.h"
 #include "vmatplan/report/dvh_svg.h"
+#include "vmatplan/core/text_file.h"
+#include "report_text.h"
 
 namespace vmatplan {
 namespace {
 
-std::string fmt(double v, const char* f = "%.2f") {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
-const char* status_class(GoalStatus s) {
-  switch (s) {
-    case GoalStatus::kIdeal: return "ideal";
-    case GoalStatus::kAcceptable: return "acceptable";
-    case GoalStatus::kFail: return "fail";
-    default: return "na";
-  }
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  if (!out) throw InputError(path, "cannot create file");
-  out << text;
-  out.close();
-  if (!out) throw InputError(path, "write failed");
-}
+using report_text::fmt;
+using report_text::status_class;
 
 const char* kStyle = R"(<style>
 body { font-family: Helvetica, Arial, sans-serif; margin: 24px; color: #222; }
@@ -63,7 +45,7 @@ std::string dose_slices_html(const std::vector<DoseSlice>& slices, const std::st
 }
 
 void write_dose_slices(const std::string& dir, const std::vector<DoseSlice>& slices) {
-  for (const auto& s : slices) write_text(dir + "/" + s.file_name, s.svg);
+  for (const auto& s : slices) write_text_file(dir + "/" + s.file_name, s.svg);
 }
 
 std::string render_html_report(const PlanEvaluation& e, const ReportInputs& in,
@@ -154,10 +136,10 @@ void write_plan_report(const std::string& dir, const PlanEvaluation& e, const Re
   const std::string svg = render_dvh_svg(e);
   std::vector<DoseSlice> slices;
   if (view.patient && view.dose) slices = render_dose_slices(*view.patient, *view.dose, e);
-  write_text(dir + "/summary.json", build_summary_json(e, in, gamma).dump(2) + "\n");
-  write_text(dir + "/dvh.svg", svg);
+  write_text_file(dir + "/summary.json", build_summary_json(e, in, gamma).dump(2) + "\n");
+  write_text_file(dir + "/dvh.svg", svg);
   write_dose_slices(dir, slices);
-  write_text(dir + "/report.html", render_html_report(e, in, svg, gamma, view.patient ? &slices : nullptr));
+  write_text_file(dir + "/report.html", render_html_report(e, in, svg, gamma, view.patient ? &slices : nullptr));
 }
 
 }  // namespace vmatplan

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "test_support.h"
+#include "vmatplan/core/json_file.h"
 #include "vmatplan/io/image_io.h"
 
 using namespace vmatplan;
@@ -26,11 +27,6 @@ std::string make_phantom(const std::string& dir, int seed) {
   return p;
 }
 
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream f(path);
-  return nlohmann::json::parse(f);
-}
-
 }  // namespace
 
 TEST_CASE("generate writes a plan folder; bad input writes nothing", "[cli][generate][slow]") {
@@ -46,9 +42,9 @@ TEST_CASE("generate writes a plan folder; bad input writes nothing", "[cli][gene
   CHECK(r.err.find("generate: sequence") != std::string::npos);  // progress on stderr
   CHECK(fs::is_regular_file(dir + "/plan/RP.dcm"));
   CHECK(fs::is_regular_file(dir + "/plan/report.html"));
-  CHECK(!read_json(dir + "/plan/summary.json")["goals"].empty());
+  CHECK(!read_json_file(dir + "/plan/summary.json")["goals"].empty());
   const std::string couch_warning = "structure 'Bladder' overlaps couch structure 'Couch'";
-  CHECK(read_json(dir + "/plan/summary.json")["patient_warnings"].dump().find(couch_warning) != std::string::npos);
+  CHECK(read_json_file(dir + "/plan/summary.json")["patient_warnings"].dump().find(couch_warning) != std::string::npos);
   std::ifstream report(dir + "/plan/report.html");
   CHECK(std::string(std::istreambuf_iterator<char>(report), {}).find("overlaps couch structure") != std::string::npos);
   CHECK(r.err.find(couch_warning) != std::string::npos);
@@ -78,7 +74,7 @@ TEST_CASE("batch records a broken patient, resumes and shards", "[cli][batch][sl
   INFO(r.err);
   REQUIRE(r.exit_code == 1);  // a patient failed (issue 14); the summary is still written
   CHECK(r.err.find("1 of 3 patients failed") != std::string::npos);
-  auto s = read_json(dir + "/run/cohort_summary.json");
+  auto s = read_json_file(dir + "/run/cohort_summary.json");
   REQUIRE(s["patients"].size() == 3u);
   CHECK(s["patients"][0]["status"] == "done");
   CHECK(s["patients"][1]["status"] == "failed");
@@ -96,14 +92,14 @@ TEST_CASE("batch records a broken patient, resumes and shards", "[cli][batch][sl
   CHECK(resumed.err.find("P21: finished earlier, skipped") != std::string::npos);
   CHECK(resumed.err.find("P22 done") != std::string::npos);
   CHECK(fs::last_write_time(dir + "/run/P21/summary.json") == p21_time);
-  auto s2 = read_json(dir + "/run/cohort_summary.json");
+  auto s2 = read_json_file(dir + "/run/cohort_summary.json");
   CHECK(s2["done"] == 2);
   CHECK(s2["failed"] == 1);
 
   // Shard 2/2 of three patients is the second one only (the broken path: quick).
   auto shard = test::run_cli(batch + " --shard 2/2 --out " + dir + "/shard");
   REQUIRE(shard.exit_code == 1);
-  auto s3 = read_json(dir + "/shard/cohort_summary.json");
+  auto s3 = read_json_file(dir + "/shard/cohort_summary.json");
   CHECK(s3["patients"][0]["status"] == "pending");
   CHECK(s3["patients"][1]["status"] == "failed");
   CHECK(s3["patients"][2]["status"] == "pending");

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "test_support.h"
+#include "vmatplan/core/json_file.h"
 #include "vmatplan/core/safetensors.h"
 #include "vmatplan/geometry/bev_conditioning.h"
 
@@ -32,11 +33,6 @@ std::string make_cohort(const std::string& dir, int first, int count) {
     m << "P" << seed << "," << path << "\n";
   }
   return dir + "/cohort.csv";
-}
-
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream f(path);
-  return nlohmann::json::parse(f);
 }
 
 std::string read_text(const std::string& path) {
@@ -99,7 +95,7 @@ TEST_CASE("batch --training-set writes examples and a manifest", "[cli][batch][t
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find("training_manifest.json") != std::string::npos);
 
-  const nlohmann::json m = read_json(dir + "/run/training_manifest.json");
+  const nlohmann::json m = read_json_file(dir + "/run/training_manifest.json");
   CHECK(m["format"] == "vmatplan-training-set");
   CHECK(m["format_version"] == 2);
   CHECK(m["data_version"].get<std::string>().size() == 64);
@@ -227,15 +223,15 @@ TEST_CASE("batch killed half-way and resumed ends as an uninterrupted run", "[cl
   INFO(resumed.err);
   REQUIRE(resumed.exit_code == 0);
   for (const auto& id : done) CHECK(resumed.err.find(id + ": finished earlier, skipped") != std::string::npos);
-  CHECK(read_json(dir + "/killed/cohort_summary.json")["done"] == 4);
+  CHECK(read_json_file(dir + "/killed/cohort_summary.json")["done"] == 4);
   for (const auto& e : fs::directory_iterator(dir + "/killed"))  // stale stages cleaned up
     CHECK(e.path().filename().string().find(".partial-") == std::string::npos);
 
   CHECK(summary_without_timing(dir + "/killed/cohort_summary.csv") ==
         summary_without_timing(dir + "/full/cohort_summary.csv"));
   // The training examples are bit-identical too, so the dataset versions agree.
-  const auto a = read_json(dir + "/full/training_manifest.json");
-  const auto b = read_json(dir + "/killed/training_manifest.json");
+  const auto a = read_json_file(dir + "/full/training_manifest.json");
+  const auto b = read_json_file(dir + "/killed/training_manifest.json");
   CHECK(a["count"] == 4);
   CHECK(a["data_version"] == b["data_version"]);
   CHECK(a["patients"] == b["patients"]);

@@ -8,7 +8,7 @@ using namespace vmatplan;
 
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
+using test::kPi;
 
 // Shoelace area of a planar contour projected on the grid's slice plane (mm^2, unsigned).
 double contour_area_mm2(const PlanarContour& c, const ImageGrid& g) {

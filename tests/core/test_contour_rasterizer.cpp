@@ -9,7 +9,7 @@ using namespace vmatplan;
 
 namespace {
 
-const double kPi = 3.14159265358979323846;
+using test::kPi;
 
 ImageGrid make_grid(int64_t nx, int64_t ny, int64_t nz, double spacing_mm, double slice_mm) {
   ImageGrid g;

@@ -19,7 +19,7 @@ std::vector<uint8_t> file_bytes(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-void write_bytes(const std::string& path, const std::vector<uint8_t>& b) {
+void write_byte_file(const std::string& path, const std::vector<uint8_t>& b) {
   std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), b.size());
 }
 
@@ -117,21 +117,21 @@ TEST_CASE("corrupt safetensors files are input errors naming the file", "[core][
 
   SECTION("truncated data") {
     b.resize(b.size() - 3);
-    write_bytes(bad, b);
+    write_byte_file(bad, b);
     CHECK_THROWS_WITH(read_safetensors(bad), Contains("bad.safetensors"));
   }
   SECTION("header length beyond the file") {
     b[6] = 1;
-    write_bytes(bad, b);
+    write_byte_file(bad, b);
     CHECK_THROWS_WITH(read_safetensors(bad), Contains("bad.safetensors") && Contains("header size"));
   }
   SECTION("too short") {
-    write_bytes(bad, {1, 2, 3});
+    write_byte_file(bad, {1, 2, 3});
     CHECK_THROWS_AS(read_safetensors(bad), InputError);
   }
   SECTION("not JSON") {
     b[8] = 'x';
-    write_bytes(bad, b);
+    write_byte_file(bad, b);
     CHECK_THROWS_WITH(read_safetensors(bad), Contains("JSON"));
   }
   SECTION("missing file") {
@@ -146,7 +146,7 @@ TEST_CASE("corrupt safetensors files are input errors naming the file", "[core][
     std::vector<uint8_t> raw(8, 0);
     for (int i = 0; i < 8; ++i) raw[i] = static_cast<uint8_t>((text.size() >> (8 * i)) & 0xff);
     raw.insert(raw.end(), text.begin(), text.end());
-    write_bytes(bad, raw);
+    write_byte_file(bad, raw);
     INFO(shape);
     CHECK_THROWS_WITH(read_safetensors(bad), Contains("bad.safetensors") && Contains("more bytes than the file holds"));
   }

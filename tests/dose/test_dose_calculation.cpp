@@ -24,7 +24,7 @@ using vmatplan::test::field_grid;
 
 namespace {
 
-const Machine& machine() {
+const Machine& linac() {
   static const Machine m = Machine::load_named("generic_6mv_mlc120");
   return m;
 }
@@ -56,7 +56,7 @@ Patient heterogeneous_box() {
 
 Image3D<float> engine_dose(const Patient& p, const PlanGeometry& geometry, const FluenceMaps& f,
                            const DoseEngineOptions& o) {
-  return PencilBeamEngine(p, machine(), geometry, f.grid, o).dose_image(f);
+  return PencilBeamEngine(p, linac(), geometry, f.grid, o).dose_image(f);
 }
 
 // Gamma 1 %/1 mm (global, 10 % threshold) of the streaming dose with automatic depths
@@ -70,7 +70,7 @@ GammaResult gamma_against_exact(const Patient& p, const PlanGeometry& geometry,
   DoseEngineOptions fast = exact;
   fast.depth_method = DepthMethod::kAuto;
   const Image3D<float> reference = engine_dose(p, geometry, f, exact);
-  const Image3D<float> evaluated = calculate_dose(p, machine(), geometry, f, fast, stats);
+  const Image3D<float> evaluated = calculate_dose(p, linac(), geometry, f, fast, stats);
   GammaOptions g;
   g.dose_criterion_pct = 1.0;
   g.distance_mm = 1.0;
@@ -87,7 +87,7 @@ Patient pelvis_4mm(uint64_t seed) {
 
 // Random fluence for every control point of geometry, 5 mm bixels.
 FluenceMaps arc_fluence(const PlanGeometry& geometry, unsigned seed) {
-  const FluenceGrid grid = fluence_grid_for_plan(geometry, machine(), 5.0);
+  const FluenceGrid grid = fluence_grid_for_plan(geometry, linac(), 5.0);
   return random_fluence(grid, static_cast<int>(geometry.control_point_count()), seed);
 }
 
@@ -101,8 +101,8 @@ GammaResult shared_against_per_cp_lattices(const Patient& p, const PlanGeometry&
   DoseEngineOptions per_cp = o;
   per_cp.depth_method = DepthMethod::kLattice;
   DoseCalculationStats stats;
-  const Image3D<float> shared = calculate_dose(p, machine(), geometry, f, o, &stats);
-  const Image3D<float> reference = PencilBeamEngine(p, machine(), geometry, f.grid, per_cp).dose_image(f);
+  const Image3D<float> shared = calculate_dose(p, linac(), geometry, f, o, &stats);
+  const Image3D<float> reference = PencilBeamEngine(p, linac(), geometry, f.grid, per_cp).dose_image(f);
   CATCH_CHECK(stats.lattice_control_points == static_cast<int64_t>(geometry.control_point_count()));
   GammaOptions g;
   g.dose_criterion_pct = 1.0;
@@ -131,7 +131,7 @@ CATCH_TEST_CASE("calculate_dose: same operator as the engine, same depths", "[do
     o.dose_spacing_mm = 3.0;
     o.depth_method = m;
     DoseCalculationStats stats;
-    const Image3D<float> streamed = calculate_dose(p, machine(), geometry, f, o, &stats);
+    const Image3D<float> streamed = calculate_dose(p, linac(), geometry, f, o, &stats);
     const Image3D<float> stored = engine_dose(p, geometry, f, o);
     CATCH_REQUIRE(streamed.grid.same_geometry(stored.grid));
     const double max = max_of(stored);
@@ -168,7 +168,7 @@ CATCH_TEST_CASE("calculate_dose: pelvis arc passes gamma 1%/1mm against exact tr
                 "[dose][final]") {
   const Patient p = pelvis_4mm(2);
   const PlanGeometry geometry =
-      build_plan_geometry(p, machine(), {ArcSpec{181.0, 179.0, RotationDirection::kClockwise, 4.0, 30.0, 0.0}}, "PTV", 5.0, {});
+      build_plan_geometry(p, linac(), {ArcSpec{181.0, 179.0, RotationDirection::kClockwise, 4.0, 30.0, 0.0}}, "PTV", 5.0, {});
   const FluenceMaps f = arc_fluence(geometry, 7);
   const GammaResult r = gamma_against_exact(p, geometry, f, 4.0);
   CATCH_INFO("gamma 1%/1mm pass " << r.pass_rate_pct << " % of " << r.evaluated_voxels);
@@ -182,7 +182,7 @@ CATCH_TEST_CASE("calculate_dose: two arcs sharing depth lattices pass gamma 1%/1
   // deg, so calculate_dose traces one lattice per gantry angle for both; the stored
   // engine (the reference path) traces one per control point.
   const Patient p = pelvis_4mm(3);
-  const PlanGeometry geometry = build_plan_geometry(p, machine(), default_two_arcs(4.0), "PTV", 5.0, {});
+  const PlanGeometry geometry = build_plan_geometry(p, linac(), default_two_arcs(4.0), "PTV", 5.0, {});
   const GammaResult r = shared_against_per_cp_lattices(p, geometry, arc_fluence(geometry, 11));
   CATCH_INFO("gamma 1%/1mm against per-control-point lattices: " << r.pass_rate_pct << " % of "
                                                                 << r.evaluated_voxels);
@@ -197,15 +197,15 @@ CATCH_TEST_CASE("calculate_dose: the vectorised gather gives the scalar loop's f
   // (groups of two control points sharing a lattice) and a lone arc (one member per group).
   const Patient p = pelvis_4mm(4);
   for (const auto& arcs : {default_two_arcs(4.0), std::vector<ArcSpec>{default_two_arcs(4.0)[0]}}) {
-    const PlanGeometry geometry = build_plan_geometry(p, machine(), arcs, "PTV", 5.0, {});
+    const PlanGeometry geometry = build_plan_geometry(p, linac(), arcs, "PTV", 5.0, {});
     const FluenceMaps f = arc_fluence(geometry, 13);
     DoseEngineOptions o;
     o.dose_spacing_mm = 4.0;
     DoseEngineOptions scalar = o;
     scalar.vector_gather = false;
     DoseCalculationStats sv, ss;
-    const Image3D<float> vec = calculate_dose(p, machine(), geometry, f, o, &sv);
-    const Image3D<float> ref = calculate_dose(p, machine(), geometry, f, scalar, &ss);
+    const Image3D<float> vec = calculate_dose(p, linac(), geometry, f, o, &sv);
+    const Image3D<float> ref = calculate_dose(p, linac(), geometry, f, scalar, &ss);
     CATCH_CHECK(sv.pairs == ss.pairs);
     CATCH_CHECK(sv.lattice_control_points == sv.control_points);
     size_t differing = 0;
@@ -223,7 +223,7 @@ CATCH_TEST_CASE("calculate_dose: three arcs at the same gantry angles share one 
   std::vector<ArcSpec> arcs = default_two_arcs(4.0);
   arcs.push_back(arcs[0]);
   arcs.back().collimator_deg = 90.0;
-  const PlanGeometry geometry = build_plan_geometry(p, machine(), arcs, "PTV", 5.0, {});
+  const PlanGeometry geometry = build_plan_geometry(p, linac(), arcs, "PTV", 5.0, {});
   const GammaResult r = shared_against_per_cp_lattices(p, geometry, arc_fluence(geometry, 17));
   CATCH_INFO("gamma 1%/1mm against per-control-point lattices: " << r.pass_rate_pct << " %");
   CATCH_CHECK(r.evaluated_voxels > 1000);

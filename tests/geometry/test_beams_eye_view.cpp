@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "test_support.h"
 #include "vmatplan/geometry/beams_eye_view.h"
 #include "vmatplan/machine/machine.h"
 
@@ -9,7 +10,7 @@ using namespace vmatplan;
 
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
+using test::kPi;
 
 // An ellipsoid mask (semi-axes in mm) on a 1 mm grid centred on `center`.
 Mask ellipsoid_mask(const Vec3& center, const Vec3& semi_axes_mm, double spacing_mm = 1.0) {

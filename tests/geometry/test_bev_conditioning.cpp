@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "test_support.h"
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/threads.h"
 #include "vmatplan/geometry/bev_conditioning.h"
@@ -14,12 +15,12 @@ using namespace vmatplan;
 
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
+using test::kPi;
 constexpr double kSpacing = 1.0;    // mm, every mask
 constexpr double kBodyRadius = 100; // body: cylinder along LPS z through the isocentre
 constexpr double kTargetRadius = 30;
 
-ImageGrid test_grid() {
+ImageGrid bev_test_grid() {
   ImageGrid g;
   g.size = {205, 205, 81};
   g.spacing_mm = {kSpacing, kSpacing, kSpacing};
@@ -31,7 +32,7 @@ template <class Inside>
 Structure structure(const std::string& name, Inside inside) {
   Structure s;
   s.name = name;
-  s.mask = Mask(test_grid(), 0);
+  s.mask = Mask(bev_test_grid(), 0);
   const ImageGrid& g = s.mask.grid;
   for (int64_t k = 0; k < g.size[2]; ++k)
     for (int64_t j = 0; j < g.size[1]; ++j)
@@ -51,7 +52,7 @@ auto sphere(const Vec3& c, double r) {
 Patient test_patient() {
   Patient p;
   p.source = "test patient";
-  p.ct_hu = CtImage(test_grid(), -1000.0f);
+  p.ct_hu = CtImage(bev_test_grid(), -1000.0f);
   p.structures.push_back(structure("BODY", [](const Vec3& q) { return std::hypot(q[0], q[1]) <= kBodyRadius; }));
   p.structures.push_back(structure("PTV", sphere({0, 0, 0}, kTargetRadius)));
   p.structures.push_back(structure("FemoralHead_L", sphere({70, 0, 0}, 15)));
@@ -181,7 +182,7 @@ TEST_CASE("BEV conditioning: same values on more threads, a missing target is an
 }
 
 TEST_CASE("path length through a box mask is the analytic segment length", "[geometry][bev]") {
-  Mask box(test_grid(), 0);
+  Mask box(bev_test_grid(), 0);
   // Voxels with centres in [-20, 20] x [-10, 10] x [-5, 5]: the box [-20.5, 20.5] x ...
   const ImageGrid& g = box.grid;
   for (int64_t k = 0; k < g.size[2]; ++k)

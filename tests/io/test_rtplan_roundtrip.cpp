@@ -50,7 +50,7 @@ void check_same(const DeliveryPlan& a, const DeliveryPlan& b) {
   }
 }
 
-void check_dciodvfy(const std::string& file) {
+void check_rtplan_dciodvfy(const std::string& file) {
   if (!test::have_program("dciodvfy")) {
     WARN("skipped: dciodvfy not installed");
     return;
@@ -124,7 +124,7 @@ TEST_CASE("an exported sequenced plan passes dciodvfy, the validator, the checke
   const std::string file = test::scratch_dir("rtplan_export") + "/RP.dcm";
   const std::string uid = write_rtplan(plan, file);
   CHECK(!uid.empty());
-  check_dciodvfy(file);
+  check_rtplan_dciodvfy(file);
   const auto problems = validate_rtplan_file(file);
   INFO((problems.empty() ? std::string() : problems.front()));
   CHECK(problems.empty());

@@ -21,13 +21,13 @@ using namespace vmatplan;
 
 namespace {
 
-using Fixture = test::CoarsePlanFixture;
+using ApertureFixture = test::CoarsePlanFixture;
 
-const Fixture& fixture() {
+const ApertureFixture& aperture_fixture() {
   SequencerOptions so;
   so.aperture_cp_spacing_deg = 8.0;
   so.aperture_sector_deg = 48.0;
-  static const Fixture f(so);
+  static const ApertureFixture f(so);
   return f;
 }
 
@@ -41,14 +41,14 @@ struct DoseSetup {
   PencilBeamEngine engine;
   PlanObjective objective;
   MetersetPlanContext ctx;
-  explicit DoseSetup(const Fixture& fx)
+  explicit DoseSetup(const ApertureFixture& fx)
       : engine(fx.patient, fx.machine, fx.fluence_plan.geometry, fx.fluence_plan.fluence.grid,
                engine_options()),
         objective(fx.patient, fx.protocol, fx.roles, engine.dose_grid(), engine.compute_voxels()),
         ctx{fx.patient, fx.protocol, fx.roles} {}
 };
 const DoseSetup& dose_setup() {
-  static const DoseSetup s(fixture());
+  static const DoseSetup s(aperture_fixture());
   return s;
 }
 
@@ -61,7 +61,7 @@ double plan_time_s(const DeliveryPlan& p, const Machine& m) {
 }  // namespace
 
 CATCH_TEST_CASE("aperture optimisation lowers the objective and stays deliverable", "[optimize][dao]") {
-  const Fixture& fx = fixture();
+  const ApertureFixture& fx = aperture_fixture();
   CATCH_REQUIRE(check_deliverability(fx.sequenced.plan, fx.machine).empty());
   const auto& [engine, objective, ctx] = dose_setup();
   ApertureOptimizerOptions opt;
@@ -122,7 +122,7 @@ CATCH_TEST_CASE("aperture optimisation lowers the objective and stays deliverabl
 }
 
 CATCH_TEST_CASE("aperture optimisation from the normalised sequenced plan", "[optimize][dao]") {
-  const Fixture& fx = fixture();
+  const ApertureFixture& fx = aperture_fixture();
   const auto& [engine, objective, ctx] = dose_setup();
   ApertureOptimizerOptions opt;
   opt.max_iterations = 8;

@@ -17,14 +17,14 @@ using namespace vmatplan;
 
 namespace {
 
-struct Fixture {
+struct FluenceFixture {
   Patient patient;
   Machine machine;
   Protocol protocol = load_protocol(kDefaultProtocol);
   StructureRoles roles = StructureRoles::load_default();
   ClassicalPlanOptions options;
 
-  Fixture() {
+  FluenceFixture() {
     PelvisPhantomOptions po;
     po.seed = 2;
     po.spacing_mm = {4, 4, 5};
@@ -38,15 +38,15 @@ struct Fixture {
   }
 };
 
-const Fixture& fixture() {
-  static const Fixture f;
+const FluenceFixture& fluence_fixture() {
+  static const FluenceFixture f;
   return f;
 }
 
 }  // namespace
 
 CATCH_TEST_CASE("fluence optimizer: monotone, bounded, deterministic", "[optimize][optimizer]") {
-  const Fixture& fx = fixture();
+  const FluenceFixture& fx = fluence_fixture();
   const Structure& ptv = fx.roles.resolve(fx.patient, "ptv");
   PlanGeometry geometry = build_plan_geometry(fx.patient, fx.machine, fx.options.arcs, ptv.name, 5.0, {});
   FluenceGrid grid = fluence_grid_for_plan(geometry, fx.machine, fx.options.bixel_width_mm);
@@ -93,7 +93,7 @@ CATCH_TEST_CASE("fluence optimizer: monotone, bounded, deterministic", "[optimiz
 }
 
 CATCH_TEST_CASE("classical planner: a small phantom plan meets the PTV coverage goal", "[optimize][planner]") {
-  const Fixture& fx = fixture();
+  const FluenceFixture& fx = fluence_fixture();
   ClassicalPlan plan = make_classical_plan(fx.patient, fx.protocol, fx.machine, fx.roles, fx.options);
   CATCH_CHECK(plan.optimization.iterations > 0);
   CATCH_CHECK(plan.optimization.history.back().objective < plan.optimization.history.front().objective);

@@ -22,16 +22,16 @@ using namespace vmatplan;
 
 namespace {
 
-using Fixture = test::CoarsePlanFixture;
+using MetersetFixture = test::CoarsePlanFixture;
 
-const Fixture& fixture() {
+const MetersetFixture& meterset_fixture() {
   SequencerOptions so;
   so.method = SequencerMethod::kSweep;  // the meterset optimiser re-weights sweeps
-  static const Fixture f(so);
+  static const MetersetFixture f(so);
   return f;
 }
 
-PencilBeamEngine make_engine(const Fixture& fx) {
+PencilBeamEngine make_engine(const MetersetFixture& fx) {
   DoseEngineOptions eo;
   eo.dose_spacing_mm = 8.0;
   return PencilBeamEngine(fx.patient, fx.machine, fx.fluence_plan.geometry,
@@ -42,7 +42,7 @@ PencilBeamEngine make_engine(const Fixture& fx) {
 
 CATCH_TEST_CASE("aperture fluence on the engine's control points keeps the delivered MU",
                 "[optimize][meterset]") {
-  const Fixture& fx = fixture();
+  const MetersetFixture& fx = meterset_fixture();
   const FluenceGrid& grid = fx.fluence_plan.fluence.grid;
   const FluenceMaps on_engine =
       aperture_fluence_on_geometry(fx.sequenced.plan, grid, fx.fluence_plan.geometry, fx.machine);
@@ -65,7 +65,7 @@ CATCH_TEST_CASE("aperture fluence on the engine's control points keeps the deliv
 
 CATCH_TEST_CASE("meterset re-optimization lowers the objective and stays deliverable",
                 "[optimize][meterset]") {
-  const Fixture& fx = fixture();
+  const MetersetFixture& fx = meterset_fixture();
   const PencilBeamEngine engine = make_engine(fx);
   const PlanObjective objective(fx.patient, fx.protocol, fx.roles, engine.dose_grid(),
                                 engine.compute_voxels());

@@ -16,12 +16,6 @@ using namespace vmatplan;
 
 namespace {
 
-size_t count(const std::string& s, const std::string& what) {
-  size_t n = 0;
-  for (size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
-  return n;
-}
-
 // A 40 x 30 x 20 patient at 2.5 mm: water body, a PTV ball left of centre (x > 0), the dose
 // a Gaussian around the PTV; structures all red (no colour table).
 struct Sample {
@@ -138,7 +132,7 @@ TEST_CASE("dose slices: six views with wash, isodose lines, outlines and a colou
   for (const auto& sl : slices) {
     INFO(sl.file_name);
     CHECK(sl.svg.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0) == 0);
-    CHECK(count(sl.svg, "data:image/png;base64,") == 1);
+    CHECK(test::count_occurrences(sl.svg, "data:image/png;base64,") == 1);
     CHECK(sl.svg.find("<title>95 % (57.0 Gy)</title>") != std::string::npos);
     CHECK(sl.svg.find("<title>30 % (18.0 Gy)</title>") != std::string::npos);
     CHECK(sl.svg.find("<title>PTV</title>") != std::string::npos);
@@ -169,7 +163,7 @@ TEST_CASE("evaluation report embeds the slices and writes them", "[report][slice
   std::ifstream in(dir + "/report.html");
   const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CHECK(html.find("<h2>Dose distribution</h2>") != std::string::npos);
-  CHECK(count(html, "data:image/png;base64,") == 6);
+  CHECK(test::count_occurrences(html, "data:image/png;base64,") == 6);
   for (const char* v : {"axial", "sagittal", "coronal"})
     for (const char* t : {"target", "max"})
       CHECK(std::ifstream(dir + "/dose_" + std::string(v) + "_" + t + ".svg").good());

@@ -13,12 +13,6 @@ using namespace vmatplan;
 
 namespace {
 
-size_t count(const std::string& s, const std::string& what) {
-  size_t n = 0;
-  for (size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
-  return n;
-}
-
 PlanEvaluation sample_evaluation() {
   Patient p;
   p.source = "sample";
@@ -65,7 +59,7 @@ TEST_CASE("DVH plot: one curve per structure, Rx line, legend, axes", "[report][
   const std::string svg = render_dvh_svg(e);
   CHECK(svg.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0) == 0);
   CHECK(svg.find("</svg>") != std::string::npos);
-  CHECK(count(svg, "<polyline") == 6);
+  CHECK(test::count_occurrences(svg, "<polyline") == 6);
   CHECK(svg.find("Rx 60 Gy (ptv)") != std::string::npos);
   CHECK(svg.find("Dose (Gy)") != std::string::npos);
   CHECK(svg.find("Volume (%)") != std::string::npos);
@@ -108,7 +102,7 @@ TEST_CASE("Summary JSON and HTML report", "[report]") {
   ss << html_in.rdbuf();
   const std::string html = ss.str();
   CHECK(html.find("<svg") != std::string::npos);
-  CHECK(count(html, "<tr class=\"") == e.goals.size());
+  CHECK(test::count_occurrences(html, "<tr class=\"") == e.goals.size());
   CHECK(html.find("<tr class=\"fail\"><td class=\"l\">Femur_Head_L") != std::string::npos);
   CHECK(html.find("<tr class=\"ideal\"><td class=\"l\">PTV &lt;60&gt;") != std::string::npos);
   CHECK(html.find("pass rate 97.50%") != std::string::npos);

@@ -11,9 +11,10 @@
 #include <cstdint>
 #include <string>
 
+#include "vmatplan/core/vec3.h"
+
 namespace vmatplan {
 
-using Vec3 = std::array<double, 3>;
 using Size3 = std::array<int64_t, 3>;
 
 struct ImageGrid {
