@@ -70,7 +70,19 @@ void gather_backward(const detail::EngineData& d, const T* __restrict__ grad_dos
       const int64_t e0 = b.run_entry[r], e1 = e0 + b.run_length[r];
       const T* in = grad_dose + b.run_voxel[r];  // in[e - e0]: the entry's voxel
       for (int64_t e = e0; e < e1; ++e) {
+        // Objective gradients are sparse (DAO, phantom seed 1: about 3.5 % of the voxels
+        // non-zero: the other voxels are below every term's limit), and a zero adds nothing:
+        // skip zeros, 8 at a time where they come in blocks.
+        if (e + 8 <= e1) {
+          bool any = false;
+          for (int i = 0; i < 8; ++i) any |= in[e - e0 + i] != 0;
+          if (!any) {
+            e += 7;
+            continue;
+          }
+        }
         const T g = in[e - e0];
+        if (g == 0) continue;
         T* p00 = plane + static_cast<int64_t>(base[e]) * K;
         T* p10 = p00 + w;
         const T fx = fxs[e], fy = fys[e];
