@@ -11,6 +11,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "entry_gather.h"
 #include "pencil_beam_setup.h"
 #include "sample_plane_convolution.h"
 #include "vmatplan/core/error.h"
@@ -53,6 +54,17 @@ void gather_forward(const detail::EngineData& d, const T* planes, int64_t cp_beg
       }
     }
   }
+}
+
+// gather_forward, for floats with the components in SIMD lanes where usable (the same floats).
+template <class T, int K>
+void gather_forward_any(const detail::EngineData& d, const T* planes, int64_t cp_begin,
+                        int64_t cp_end, T* dose) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (d.vector_gather && detail::EntryGatherAvx::usable(d))
+      return detail::EntryGatherAvx::forward(d, planes, cp_begin, cp_end, dose);
+  }
+  gather_forward<T, K>(d, planes, cp_begin, cp_end, dose);
 }
 
 template <class T, int K>
@@ -119,7 +131,7 @@ struct GatherDose : public torch::autograd::Function<GatherDose> {
       detail::with_kernel_components(d->components, [&](auto k) {
         parallel_for(threads, [&](long b, long e) {
           for (int64_t t = b; t < e; ++t)
-            gather_forward<scalar_t, decltype(k)::value>(
+            gather_forward_any<scalar_t, decltype(k)::value>(
                 *d, p, t * per, std::min(d->control_points, (t + 1) * per), out + t * v);
         });
       });
@@ -249,7 +261,7 @@ torch::Tensor PencilBeamEngine::control_point_doses(const torch::Tensor& fluence
     detail::with_kernel_components(d.components, [&](auto k) {
       parallel_for(d.control_points, [&](long b, long e) {
         for (int64_t c = b; c < e; ++c)
-          gather_forward<scalar_t, decltype(k)::value>(d, p, c, c + 1, o + c * v);
+          gather_forward_any<scalar_t, decltype(k)::value>(d, p, c, c + 1, o + c * v);
       });
     });
   });
