@@ -11,6 +11,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "entry_gather.h"
 #include "pencil_beam_setup.h"
 #include "sample_plane_convolution.h"
 #include "vmatplan/core/error.h"
@@ -55,6 +56,17 @@ void gather_forward(const detail::EngineData& d, const T* planes, int64_t cp_beg
   }
 }
 
+// gather_forward, for floats with the components in SIMD lanes where usable (the same floats).
+template <class T, int K>
+void gather_forward_any(const detail::EngineData& d, const T* planes, int64_t cp_begin,
+                        int64_t cp_end, T* dose) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (d.vector_gather && detail::EntryGatherAvx::usable(d))
+      return detail::EntryGatherAvx::forward(d, planes, cp_begin, cp_end, dose);
+  }
+  gather_forward<T, K>(d, planes, cp_begin, cp_end, dose);
+}
+
 template <class T, int K>
 void gather_backward(const detail::EngineData& d, const T* __restrict__ grad_dose,
                      int64_t cp_begin, int64_t cp_end, T* grad_planes) {
@@ -70,7 +82,19 @@ void gather_backward(const detail::EngineData& d, const T* __restrict__ grad_dos
       const int64_t e0 = b.run_entry[r], e1 = e0 + b.run_length[r];
       const T* in = grad_dose + b.run_voxel[r];  // in[e - e0]: the entry's voxel
       for (int64_t e = e0; e < e1; ++e) {
+        // Objective gradients are sparse (DAO, phantom seed 1: about 3.5 % of the voxels
+        // non-zero: the other voxels are below every term's limit), and a zero adds nothing:
+        // skip zeros, 8 at a time where they come in blocks.
+        if (e + 8 <= e1) {
+          bool any = false;
+          for (int i = 0; i < 8; ++i) any |= in[e - e0 + i] != 0;
+          if (!any) {
+            e += 7;
+            continue;
+          }
+        }
         const T g = in[e - e0];
+        if (g == 0) continue;
         T* p00 = plane + static_cast<int64_t>(base[e]) * K;
         T* p10 = p00 + w;
         const T fx = fxs[e], fy = fys[e];
@@ -107,7 +131,7 @@ struct GatherDose : public torch::autograd::Function<GatherDose> {
       detail::with_kernel_components(d->components, [&](auto k) {
         parallel_for(threads, [&](long b, long e) {
           for (int64_t t = b; t < e; ++t)
-            gather_forward<scalar_t, decltype(k)::value>(
+            gather_forward_any<scalar_t, decltype(k)::value>(
                 *d, p, t * per, std::min(d->control_points, (t + 1) * per), out + t * v);
         });
       });
@@ -237,7 +261,7 @@ torch::Tensor PencilBeamEngine::control_point_doses(const torch::Tensor& fluence
     detail::with_kernel_components(d.components, [&](auto k) {
       parallel_for(d.control_points, [&](long b, long e) {
         for (int64_t c = b; c < e; ++c)
-          gather_forward<scalar_t, decltype(k)::value>(d, p, c, c + 1, o + c * v);
+          gather_forward_any<scalar_t, decltype(k)::value>(d, p, c, c + 1, o + c * v);
       });
     });
   });

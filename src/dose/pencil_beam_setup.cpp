@@ -98,6 +98,7 @@ EngineData build_engine_data(const Patient& patient, const Machine& machine,
   d.model = BeamModel::for_machine(machine);
   d.fluence_grid = grid;
   d.components = static_cast<int64_t>(d.model.components.size());
+  d.vector_gather = options.vector_gather;
   if (grid.row_count() < 1 || grid.bixel_count < 1 || !(grid.bixel_width_mm > 0))
     throw ProcessingError("fluence grid is empty");
 

@@ -76,6 +76,7 @@ struct EngineData {
   int64_t entries = 0;
   double setup_seconds = 0;
   int64_t lattice_control_points = 0;  // depths from a lattice rather than exact traces
+  bool vector_gather = true;  // DoseEngineOptions::vector_gather
 
   size_t bytes() const {
     size_t n = volume.red.size() * sizeof(float) + volume.compute_voxels.size() * sizeof(int64_t);

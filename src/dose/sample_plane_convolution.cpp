@@ -103,8 +103,13 @@ void PlaneConvolution::backward(const T* grad_plane, T* grad_f, PlaneScratch<T>&
     for (int y = y_lo; y < y_hi; ++y) {  // t[y][b] = sum_x G[y][x][k] E_x[x][b]
       T* line = s.line.data();
       const T* gp = grad_plane + static_cast<size_t>(y) * w * K + k;
-      for (int x = 0; x < w; ++x) line[x] = gp[static_cast<size_t>(x) * K];
+      bool any = false;
+      for (int x = 0; x < w; ++x) line[x] = gp[static_cast<size_t>(x) * K], any = any || line[x] != 0;
       T* t = &s.g[static_cast<size_t>(y) * bixels];
+      if (!any) {  // a zero row of a sparse gradient (see gather_backward) adds nothing
+        std::fill(t, t + bixels, T(0));
+        continue;
+      }
       for (int b = 0; b < bixels; ++b) {
         const double* c = &m.cols[static_cast<size_t>(b) * w];
         T sum = 0;

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <utility>
 #include <limits>
 
 #include "vmatplan/core/error.h"
@@ -10,6 +13,32 @@
 namespace vmatplan {
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Ascending sort of floats by LSD radix sort on their bits (11, 11, 10), the order of
+// std::sort for non-NaN values (-0 before +0, which compare equal): O(n), where std::sort of
+// a body's millions of CT-grid doses took about 0.1 s per plan evaluation (perf, 2026-12-07).
+void sort_floats(std::vector<float>& v) {
+  if (v.size() < 4096) return std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  std::vector<uint32_t> a(n), b(n);
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t u;
+    std::memcpy(&u, &v[i], 4);
+    a[i] = (u & 0x80000000u) ? ~u : (u | 0x80000000u);  // monotone in the float's value
+  }
+  for (const auto& [shift, bits] : {std::pair{0, 11}, {11, 11}, {22, 10}}) {
+    const uint32_t mask = (1u << bits) - 1;
+    std::vector<size_t> start(mask + 2, 0);
+    for (uint32_t k : a) ++start[((k >> shift) & mask) + 1];
+    for (size_t d = 1; d < start.size(); ++d) start[d] += start[d - 1];
+    for (uint32_t k : a) b[start[(k >> shift) & mask]++] = k;
+    a.swap(b);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t k = a[i], u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
+    std::memcpy(&v[i], &u, 4);
+  }
+}
 }  // namespace
 
 double sample_dose_at_index(const DoseImage& dose, const Vec3& index, double outside) {
@@ -79,7 +108,7 @@ DoseImage resample_dose(const DoseImage& dose, const ImageGrid& grid, int64_t* o
 
 Dvh::Dvh(std::vector<float> doses_gy, double voxel_volume_cc)
     : sorted_(std::move(doses_gy)), voxel_cc_(voxel_volume_cc) {
-  std::sort(sorted_.begin(), sorted_.end());
+  sort_floats(sorted_);
   double sum = 0.0;
   for (float d : sorted_) sum += d;
   mean_ = sorted_.empty() ? 0.0 : sum / static_cast<double>(sorted_.size());

@@ -49,7 +49,16 @@ ApertureResult optimize_apertures(const DeliveryPlan& plan, const PencilBeamEngi
     throw ProcessingError("geometry and dose engine differ in control points");
   if (opt.time_samples < 1) throw UsageError("aperture optimisation needs at least one time sample");
   const auto refs = map_intervals(plan, engine_geometry);
-  const torch::Tensor mix = mixing_matrix(refs, cps).to(torch::kFloat);
+  // Engine fluence = M x interval fluence with M (mixing_matrix) two entries per column:
+  // applied as two index_adds, not a dense product (reference BLAS's sgemm over the
+  // [control points, intervals] matrix took a serial 0.02 s per evaluation, perf 2026-12-07).
+  std::vector<int64_t> cp_a, cp_b;
+  std::vector<float> w_a, w_b;
+  for (const IntervalRef& r : refs)
+    cp_a.push_back(r.cp_a), cp_b.push_back(r.cp_b), w_a.push_back(r.w_a), w_b.push_back(r.w_b);
+  const torch::Tensor mix_cp_a = torch::tensor(cp_a, torch::kInt64), mix_cp_b = torch::tensor(cp_b, torch::kInt64);
+  const torch::Tensor mix_w_a = torch::tensor(w_a, torch::kFloat).unsqueeze(1);
+  const torch::Tensor mix_w_b = torch::tensor(w_b, torch::kFloat).unsqueeze(1);
   const int rows = grid.row_count(), bixels = grid.bixel_count;
   const double w = grid.bixel_width_mm;
   const double gap = machine.mlc.min_dynamic_leaf_gap_mm + opt.gap_margin_mm;
@@ -194,7 +203,11 @@ ApertureResult optimize_apertures(const DeliveryPlan& plan, const PencilBeamEngi
       e.x2.push_back(to_tensor(s.x2, {s.cps, rows}).to(torch::kFloat).requires_grad_(with_graph));
       e.mu.push_back(to_tensor(s.mu, {s.intervals}).to(torch::kFloat).requires_grad_(with_graph));
     }
-    torch::Tensor fluence = torch::mm(mix, interval_fluence(e.x1, e.x2, e.mu)).view({cps, rows, bixels});
+    const torch::Tensor per_interval = interval_fluence(e.x1, e.x2, e.mu);
+    torch::Tensor fluence = torch::zeros({cps, per_interval.size(1)}, torch::kFloat)
+                                .index_add(0, mix_cp_a, mix_w_a * per_interval)
+                                .index_add(0, mix_cp_b, mix_w_b * per_interval)
+                                .view({cps, rows, bixels});
     torch::Tensor dose_obj = objective.value(engine.dose_at_voxels(fluence).to(torch::kDouble));
     torch::Tensor total_mu = torch::zeros({}, torch::kDouble);
     for (const auto& m : e.mu) total_mu = total_mu + m.sum().to(torch::kDouble);

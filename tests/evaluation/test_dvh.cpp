@@ -2,6 +2,11 @@
 // and trilinear resampling of a linear field onto another grid is exact.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
 #include "vmatplan/core/error.h"
 #include "vmatplan/evaluation/dvh.h"
 
@@ -105,4 +110,32 @@ TEST_CASE("Mask voxels outside the dose grid get dose 0 and are counted", "[eval
   int64_t outside = 0;
   resample_dose(dose, mask_grid, &outside);
   CHECK(outside == 500);
+}
+
+TEST_CASE("DVH of many voxels (radix-sorted) matches a std::sort reference", "[evaluation][dvh]") {
+  // Above a few thousand voxels the doses are radix-sorted on their bits: negative values,
+  // zeros of both signs, ties and a wide range must come out in std::sort's order.
+  std::vector<float> doses;
+  uint32_t state = 12345;
+  for (int i = 0; i < 50000; ++i) {
+    state = state * 1664525u + 1013904223u;
+    const float u = static_cast<float>(state >> 8) / 16777216.0f;  // [0, 1)
+    doses.push_back(i % 7 == 0 ? std::round(u * 10.0f) : (i % 11 == 0 ? -u : 70.0f * u * u));
+  }
+  doses.push_back(-0.0f), doses.push_back(0.0f), doses.push_back(1e-30f), doses.push_back(3e5f);
+  std::vector<float> ref = doses;
+  std::sort(ref.begin(), ref.end());
+  const Dvh dvh(doses, 0.001);
+  const double n = static_cast<double>(ref.size());
+  CHECK(dvh.min_gy() == ref.front());
+  CHECK(dvh.max_gy() == ref.back());
+  double sum = 0;
+  for (float d : ref) sum += d;
+  CHECK(dvh.mean_gy() == sum / n);
+  for (size_t k = 1; k <= ref.size(); k += 997)  // the hottest k voxels' minimum: ref[n - k]
+    CHECK(dvh.dose_at_volume_pct(100.0 * k / n) == Approx(ref[ref.size() - k]).margin(1e-6));
+  for (float t : {-0.5f, 0.0f, 1.0f, 5.0f, 35.0f, 69.9f}) {
+    const auto above = std::count_if(doses.begin(), doses.end(), [&](float d) { return d >= t; });
+    CHECK(dvh.volume_at_dose_pct(t) == Approx(100.0 * above / n));
+  }
 }

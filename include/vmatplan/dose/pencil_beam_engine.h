@@ -41,8 +41,10 @@ struct DoseEngineOptions {
   // Only read during construction.
   const Mask* compute_mask = nullptr;
   DepthMethod depth_method = DepthMethod::kAuto;
-  // calculate_dose only: gather 8 voxels at a time with AVX2 where the CPU has it (checked
-  // at run time; the same floats as the scalar loop, which false forces).
+  // SIMD gathers where the CPU has them (checked at run time; the same floats as the scalar
+  // loops, which false forces): calculate_dose's gather 8 voxels at a time with AVX2, and
+  // for float fluence the engine's forward gather (dose(), dose_at_voxels(),
+  // control_point_doses()) with the kernel components in SSE lanes (AVX masked loads).
   bool vector_gather = true;
 };
 
