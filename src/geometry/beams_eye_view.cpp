@@ -334,11 +334,11 @@ std::vector<float> project_voxels(const VoxelCloud& voxels, const BeamTransform&
       if (!coverage_bits_all_set(covered.data() + static_cast<size_t>(r) * words, c0, c1)) return false;
     return true;
   };
-  // Voxels in kPasses interleaved passes (every kPasses-th voxel first): the union does
-  // not depend on the order, and a sparse first pass covers most of the projection's
-  // interior, so that most later voxels fall on covered sub-cells and are skipped
-  // cheaply (seed 1 phantom: 62 % skipped against 25 % in raster order).
-  constexpr size_t kPasses = 4;
+  // Voxels coarse to fine (every 64th, then the ones halfway between, ... the odd ones
+  // last): the union does not depend on the order, and the sparse first passes cover
+  // most of the projection's interior, so that most later voxels fall on covered
+  // sub-cells and are skipped cheaply (seed 1 phantom: 65 % skipped against 25 % in
+  // raster order).
   const size_t voxel_count = voxels.centers_lps_mm.size();
   auto add_voxel = [&](const Vec3& p) {
     double distance = 0;
@@ -354,8 +354,10 @@ std::vector<float> project_voxels(const VoxelCloud& voxels, const BeamTransform&
       if (!coverage_bits_all_set(line, c0, c1)) row.add_row(sub_y_centers[static_cast<size_t>(r)], line);
     }
   };
-  for (size_t pass = 0; pass < kPasses; ++pass)
-    for (size_t i = pass; i < voxel_count; i += kPasses) add_voxel(voxels.centers_lps_mm[i]);
+  constexpr size_t kFirstStride = 64;
+  for (size_t i = 0; i < voxel_count; i += kFirstStride) add_voxel(voxels.centers_lps_mm[i]);
+  for (size_t stride = kFirstStride; stride > 1; stride /= 2)
+    for (size_t i = stride / 2; i < voxel_count; i += stride) add_voxel(voxels.centers_lps_mm[i]);
 
   for (int sr = 0; sr < sub_rows; ++sr) {
     const int r = sub_row_of[sr];
