@@ -107,11 +107,16 @@ BevConditioning compute_bev_conditioning(const BevConditioningInputs& in) {
   for (int ch = 0; ch < kChannelBodyDepth; ++ch) {
     if (structure[ch]) {
       c.sources[ch] = structure[ch]->name;
-      clouds[ch] = extract_voxels(structure[ch]->mask);
     } else {
       c.absent.push_back(kBevChannelNames[ch]);
     }
   }
+  // Each structure's scan of its whole mask grid is serial work before the control
+  // points; the structures are independent.
+  parallel_for(kChannelBodyDepth, [&](long begin, long end) {
+    for (long ch = begin; ch < end; ++ch)
+      if (structure[ch]) clouds[ch] = extract_voxels(structure[ch]->mask);
+  });
 
   // The body: its structure, else a CT threshold (as the dose grid does).
   Mask threshold_body;
