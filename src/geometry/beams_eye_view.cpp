@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 
 namespace vmatplan {
 namespace {
@@ -51,14 +53,26 @@ struct BeamFrame {
   };
   // False when the voxel is not in front of the source (no patient voxel at a sane SAD).
   bool project(const Vec3& p, Footprint& f) const {
+    double distance = 0;
+    if (!project_centre(p, f, distance)) return false;
+    f.slack = std::hypot(f.u, f.v) * hz / (distance - hz);
+    return true;
+  }
+  // project() without the slack (f.slack is left alone); distance from the source to p.
+  bool project_centre(const Vec3& p, Footprint& f, double& distance) const {
     Vec3 d{p[0] - iso[0], p[1] - iso[1], p[2] - iso[2]};
-    double distance = sad - dot(ez, d);
+    distance = sad - dot(ez, d);
     if (distance - hz < 1.0) return false;
     f.m = sad / distance;  // divergent rays: SAD / distance from the source
     f.u = dot(ex, d) * f.m;
     f.v = dot(ey, d) * f.m;
-    f.slack = std::hypot(f.u, f.v) * hz / (distance - hz);
     return true;
+  }
+  // At least project()'s slack, without std::hypot (slow): sqrt(u^2 + v^2) is within a
+  // few ulp of hypot (1e-100 covers u^2 + v^2 underflowing), far inside the 1e-12 margin,
+  // and every later operation is rounded monotonically.
+  double slack_upper_bound(const Footprint& f, double distance) const {
+    return (std::sqrt(f.u * f.u + f.v * f.v) * (1 + 1e-12) + 1e-100) * hz / (distance - hz);
   }
   bool contains(const Footprint& f, double x, double y) const {
     const double qx = x - f.u, qy = y - f.v;
@@ -68,6 +82,166 @@ struct BeamFrame {
     return true;
   }
 };
+
+// The sub-cells of one voxel's footprint on one sub-row, without a contains() test per
+// sub-cell. Along a sub-row each constraint |n_k . q| <= w_k of contains() holds on an
+// interval of columns, solved here in closed form. The rounding errors of that solution
+// and of contains()'s own arithmetic are below 1e-14 of the magnitudes involved
+// (coordinates, bounds, 1 / n_k.x), and `guard` is 1e-9 of them: a column further than
+// guard inside every interval passes contains(), one further than guard outside any
+// interval fails it. Only columns within guard of an edge (about one row in 10^8) get the
+// exact test, so the covered sub-cells are those of the scan with contains().
+class FootprintRow {
+ public:
+  FootprintRow(const BeamFrame& frame, const FluenceGrid& grid, double dx_mm)
+      : frame_(frame), x_min_(grid.x_min_mm), dx_(dx_mm) {
+    for (int k = 0; k < frame.normal_count; ++k) {
+      const double n0 = frame.normals[k][0];
+      // Columns per mm of n_k . q; none for an edge along x (n0 == 0: n_k . q does not
+      // depend on x) or so nearly along x that 1 / n0 could overflow.
+      inv_n0_dx_[k] = std::abs(n0) > 1e-200 ? 1.0 / (n0 * dx_mm) : 0.0;
+      slope_[k] = -frame.normals[k][1] * inv_n0_dx_[k];
+    }
+    magnitude_ = std::abs(grid.x_min_mm) + std::abs(grid.x_max_mm());
+  }
+  // A voxel whose sub-rows lie within ry of its centre (|y - v| <= ry).
+  void start_voxel(const BeamFrame::Footprint& f, int c0, int c1, double ry) {
+    f_ = &f;
+    c0_ = c0, c1_ = c1;
+    const double centre_col = (f.u - x_min_) / dx_ - 0.5;  // column of x = u
+    const double magnitude_cols = (magnitude_ + std::abs(f.u)) / dx_;
+    for (int k = 0; k < frame_.normal_count; ++k) {
+      bound_[k] = frame_.widths[k] * f.m + f.slack;
+      const double inv = std::abs(inv_n0_dx_[k]), half = bound_[k] * inv;
+      lo_[k] = centre_col - half, hi_[k] = centre_col + half;
+      guard_[k] = 1e-9 * (1 + (bound_[k] + std::abs(frame_.normals[k][1]) * (ry + 1)) * inv + magnitude_cols);
+    }
+  }
+  // Sets the covered sub-cells of the sub-row at y within [c0, c1] in `line`.
+  void add_row(double y, uint64_t* line) const;
+
+ private:
+  const BeamFrame& frame_;
+  double x_min_, dx_, magnitude_ = 0;
+  std::array<double, 3> inv_n0_dx_{}, slope_{};  // per beam
+  // Per voxel: contains()'s w_k m + slack; the interval of constraint k at qy = 0 in
+  // columns (it moves by slope_k qy); its guard.
+  std::array<double, 3> bound_{}, lo_{}, hi_{}, guard_{};
+  const BeamFrame::Footprint* f_ = nullptr;
+  int c0_ = 0, c1_ = 0;
+};
+
+// std::lower_bound / upper_bound on the sorted sub-row centres in O(1): a table on a
+// uniform y grid finer than the sub-rows gives a start within a step or two of the answer,
+// and the walks compare against the centres themselves, so the result is the same index.
+class SubRowLookup {
+ public:
+  explicit SubRowLookup(const std::vector<double>& centres) : c_(centres) {
+    const double y0 = c_.front(), y1 = c_.back();
+    double step = y1 - y0;
+    for (size_t i = 1; i < c_.size(); ++i) step = std::min(step, c_[i] - c_[i - 1]);
+    step = step > 0 ? step : 1.0;
+    y0_ = y0, inv_step_ = 1.0 / step;
+    const int n = static_cast<int>(std::ceil((y1 - y0) * inv_step_)) + 2;
+    table_.resize(static_cast<size_t>(n));
+    int i = 0;
+    for (int j = 0; j < n; ++j) {
+      const double y = y0 + j * step;
+      while (i < static_cast<int>(c_.size()) && c_[static_cast<size_t>(i)] < y) ++i;
+      table_[static_cast<size_t>(j)] = i;
+    }
+  }
+  int lower_bound(double key) const {  // first centre >= key
+    int i = start(key);
+    while (i > 0 && c_[static_cast<size_t>(i - 1)] >= key) --i;
+    while (i < size() && c_[static_cast<size_t>(i)] < key) ++i;
+    return i;
+  }
+  int upper_bound(double key) const {  // first centre > key
+    int i = start(key);
+    while (i > 0 && c_[static_cast<size_t>(i - 1)] > key) --i;
+    while (i < size() && c_[static_cast<size_t>(i)] <= key) ++i;
+    return i;
+  }
+
+ private:
+  int size() const { return static_cast<int>(c_.size()); }
+  int start(double key) const {
+    const double j = std::clamp((key - y0_) * inv_step_, 0.0, static_cast<double>(table_.size() - 1));
+    return table_[static_cast<size_t>(j)];
+  }
+  const std::vector<double>& c_;
+  double y0_ = 0, inv_step_ = 1;
+  std::vector<int> table_;
+};
+
+// Sub-cell coverage of one sub-row as bits, column c at bit c % 64 of word c / 64.
+uint64_t coverage_bits_mask(int from, int to) {  // bits [from, to] of one word, 0 <= from <= to < 64
+  return (~uint64_t{0} >> (63 - to)) & (~uint64_t{0} << from);
+}
+bool coverage_bits_all_set(const uint64_t* line, int lo, int hi) {
+  for (int w = lo / 64; w <= hi / 64; ++w) {
+    const uint64_t m = coverage_bits_mask(w == lo / 64 ? lo % 64 : 0, w == hi / 64 ? hi % 64 : 63);
+    if ((line[w] & m) != m) return false;
+  }
+  return true;
+}
+void coverage_bits_set(uint64_t* line, int lo, int hi) {
+  for (int w = lo / 64; w <= hi / 64; ++w)
+    line[w] |= coverage_bits_mask(w == lo / 64 ? lo % 64 : 0, w == hi / 64 ? hi % 64 : 63);
+}
+int coverage_bits_popcount(uint64_t x) {  // SWAR: the build targets baseline x86-64 (no popcnt)
+  x = x - ((x >> 1) & 0x5555555555555555ULL);
+  x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+  return static_cast<int>((x * 0x0101010101010101ULL) >> 56);
+}
+int coverage_bits_count(const uint64_t* line, int begin, int count) {
+  const int hi = begin + count - 1;
+  int n = 0;
+  for (int w = begin / 64; w <= hi / 64; ++w)
+    n += coverage_bits_popcount(
+        line[w] & coverage_bits_mask(w == begin / 64 ? begin % 64 : 0, w == hi / 64 ? hi % 64 : 63));
+  return n;
+}
+
+void FootprintRow::add_row(double y, uint64_t* line) const {
+  const double qy = y - f_->v;  // as contains()
+  double in_lo = c0_, in_hi = c1_, may_lo = c0_, may_hi = c1_;
+  for (int k = 0; k < frame_.normal_count; ++k) {
+    if (inv_n0_dx_[k] == 0) {
+      if (frame_.normals[k][0] == 0) {
+        // contains() sees n1 qy alone (n0 qx = +-0), on every column alike.
+        if (std::abs(frame_.normals[k][1] * qy) > bound_[k]) return;
+      } else {
+        in_lo = std::numeric_limits<double>::infinity();  // no closed form: test every column
+      }
+      continue;
+    }
+    const double shift = slope_[k] * qy, lo = lo_[k] + shift, hi = hi_[k] + shift;
+    in_lo = std::max(in_lo, lo + guard_[k]);
+    in_hi = std::min(in_hi, hi - guard_[k]);
+    may_lo = std::max(may_lo, lo - guard_[k]);
+    may_hi = std::min(may_hi, hi + guard_[k]);
+  }
+  const double c0 = c0_, c1 = c1_;
+  const int may_first = static_cast<int>(std::ceil(std::min(may_lo, c1 + 1)));
+  const int may_last = static_cast<int>(std::floor(std::max(may_hi, c0 - 1)));
+  int in_first = static_cast<int>(std::ceil(std::min(in_lo, c1 + 1)));
+  int in_last = static_cast<int>(std::floor(std::max(in_hi, c0 - 1)));
+  if (in_first <= in_last) {
+    coverage_bits_set(line, in_first, in_last);
+  } else {
+    in_first = may_last + 1, in_last = may_last;
+  }
+  auto test = [&](int c) {
+    uint64_t& word = line[c / 64];
+    const uint64_t bit = uint64_t{1} << (c % 64);
+    if (!(word & bit) && frame_.contains(*f_, x_min_ + (c + 0.5) * dx_, y)) word |= bit;
+  };
+  for (int c = may_first; c <= std::min(in_first - 1, may_last); ++c) test(c);
+  for (int c = std::max(in_last + 1, may_first); c <= may_last; ++c) test(c);
+}
 
 }  // namespace
 
@@ -136,34 +310,60 @@ std::vector<float> project_voxels(const VoxelCloud& voxels, const BeamTransform&
   const double dx = grid.bixel_width_mm / kx;
   const int cols = grid.bixel_count * kx;
   const int sub_rows = static_cast<int>(sub_y_centers.size());
-  std::vector<uint8_t> covered(static_cast<size_t>(sub_rows) * cols, 0);
+  const int words = (cols + 63) / 64;
+  std::vector<uint64_t> covered(static_cast<size_t>(sub_rows) * words, 0);
 
   const BeamFrame frame(voxels, t);
+  const SubRowLookup sub_row(sub_y_centers);
+  FootprintRow row(frame, grid, dx);
   BeamFrame::Footprint f;
-  for (const Vec3& p : voxels.centers_lps_mm) {
-    if (!frame.project(p, f)) continue;
-    const double rx = frame.hx * f.m + f.slack, ry = frame.hy * f.m + f.slack;
-    int c0 = std::max(0, static_cast<int>(std::ceil((f.u - rx - grid.x_min_mm) / dx - 0.5)));
-    int c1 = std::min(cols - 1, static_cast<int>(std::floor((f.u + rx - grid.x_min_mm) / dx - 0.5)));
-    if (c0 > c1) continue;
-    auto r_begin = std::lower_bound(sub_y_centers.begin(), sub_y_centers.end(), f.v - ry);
-    auto r_end = std::upper_bound(r_begin, sub_y_centers.end(), f.v + ry);
-    for (auto it = r_begin; it != r_end; ++it) {
-      const size_t row = static_cast<size_t>(it - sub_y_centers.begin());
-      uint8_t* line = covered.data() + row * cols;
-      for (int c = c0; c <= c1; ++c)
-        if (!line[c] && frame.contains(f, grid.x_min_mm + (c + 0.5) * dx, *it)) line[c] = 1;
+  // The voxel's bounding box of sub-cells for a given slack (as project() + the scan use).
+  int c0 = 0, c1 = 0, r_begin = 0, r_end = 0;
+  auto box = [&](double slack) {
+    const double rx = frame.hx * f.m + slack, ry = frame.hy * f.m + slack;
+    c0 = std::max(0, static_cast<int>(std::ceil((f.u - rx - grid.x_min_mm) / dx - 0.5)));
+    c1 = std::min(cols - 1, static_cast<int>(std::floor((f.u + rx - grid.x_min_mm) / dx - 0.5)));
+    r_begin = sub_row.lower_bound(f.v - ry);
+    r_end = std::max(r_begin, sub_row.upper_bound(f.v + ry));
+    return c0 <= c1 && r_begin < r_end;
+  };
+  auto all_covered = [&] {
+    for (int r = r_begin; r < r_end; ++r)
+      if (!coverage_bits_all_set(covered.data() + static_cast<size_t>(r) * words, c0, c1)) return false;
+    return true;
+  };
+  // Voxels coarse to fine (every 64th, then the ones halfway between, ... the odd ones
+  // last): the union does not depend on the order, and the sparse first passes cover
+  // most of the projection's interior, so that most later voxels fall on covered
+  // sub-cells and are skipped cheaply (seed 1 phantom: 65 % skipped against 25 % in
+  // raster order).
+  const size_t voxel_count = voxels.centers_lps_mm.size();
+  auto add_voxel = [&](const Vec3& p) {
+    double distance = 0;
+    if (!frame.project_centre(p, f, distance)) return;
+    // Skip a voxel whose box, taken with a slack at least the true one, is covered
+    // already, before paying for std::hypot.
+    if (!box(frame.slack_upper_bound(f, distance)) || all_covered()) return;
+    f.slack = std::hypot(f.u, f.v) * frame.hz / (distance - frame.hz);  // = project()'s
+    if (!box(f.slack)) return;
+    row.start_voxel(f, c0, c1, frame.hy * f.m + f.slack);
+    for (int r = r_begin; r < r_end; ++r) {
+      uint64_t* line = covered.data() + static_cast<size_t>(r) * words;
+      if (!coverage_bits_all_set(line, c0, c1)) row.add_row(sub_y_centers[static_cast<size_t>(r)], line);
     }
-  }
+  };
+  constexpr size_t kFirstStride = 64;
+  for (size_t i = 0; i < voxel_count; i += kFirstStride) add_voxel(voxels.centers_lps_mm[i]);
+  for (size_t stride = kFirstStride; stride > 1; stride /= 2)
+    for (size_t i = stride / 2; i < voxel_count; i += stride) add_voxel(voxels.centers_lps_mm[i]);
 
   for (int sr = 0; sr < sub_rows; ++sr) {
     const int r = sub_row_of[sr];
     const float weight = 1.0f / static_cast<float>(subs_per_row[r] * kx);
-    const uint8_t* line = covered.data() + static_cast<size_t>(sr) * cols;
+    const uint64_t* line = covered.data() + static_cast<size_t>(sr) * words;
     float* out = coverage.data() + static_cast<size_t>(r) * grid.bixel_count;
     for (int b = 0; b < grid.bixel_count; ++b) {
-      int n = 0;
-      for (int s = 0; s < kx; ++s) n += line[b * kx + s];
+      const int n = coverage_bits_count(line, b * kx, kx);
       out[b] += n * weight;
     }
   }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <optional>
 
@@ -17,11 +18,12 @@ namespace vmatplan {
 const std::array<const char*, kBevChannelCount> kBevChannelNames = {
     "target", "rectum", "bladder", "femoral_head_left", "femoral_head_right", "body_depth"};
 
-double path_length_in_mask_mm(const Mask& mask, const Vec3& a_lps, const Vec3& b_lps) {
+namespace {
+
+// path_length_in_mask_mm with the start point already in continuous index (the body-depth
+// rays of a control point share their source) and the segment length given.
+double mask_path_length_from_index(const Mask& mask, const Vec3& a, const Vec3& b, double length_mm) {
   const ImageGrid& g = mask.grid;
-  if (mask.empty()) return 0.0;
-  const Vec3 a = g.physical_to_index(a_lps), b = g.physical_to_index(b_lps);
-  const double length_mm = std::hypot(b_lps[0] - a_lps[0], b_lps[1] - a_lps[1], b_lps[2] - a_lps[2]);
   const double inf = std::numeric_limits<double>::infinity();
   // Clip t in [0, 1] to the grid's box [-0.5, size - 0.5] along each index axis (slabs).
   double d[3], t_in = 0.0, t_out = 1.0;
@@ -39,8 +41,10 @@ double path_length_in_mask_mm(const Mask& mask, const Vec3& a_lps, const Vec3& b
   }
   if (!(t_out > t_in)) return 0.0;
 
-  // Amanatides & Woo: walk the voxels the segment crosses, in order.
-  int64_t cur[3];
+  // Amanatides & Woo: walk the voxels the segment crosses, in order. The voxel's linear
+  // index moves with it (stride per axis), and `left` counts the steps an axis has before
+  // it leaves the grid, in place of comparing the index with the size at every step.
+  int64_t cur[3], stride[3] = {1, g.size[0], g.size[0] * g.size[1]}, left[3];
   int step[3];
   double t_max[3], t_delta[3];
   const double t_start = t_in + 1e-9 * (t_out - t_in);
@@ -54,19 +58,32 @@ double path_length_in_mask_mm(const Mask& mask, const Vec3& a_lps, const Vec3& b
     } else {
       step[k] = 0, t_max[k] = inf, t_delta[k] = inf;
     }
+    left[k] = step[k] > 0 ? g.size[k] - 1 - cur[k] : cur[k];
+    stride[k] *= step[k];
   }
+  const uint8_t* voxel = mask.voxels.data() + g.linear_index(cur[0], cur[1], cur[2]);
   double t = t_in, inside = 0.0;
   for (;;) {
     const int k = t_max[0] < t_max[1] ? (t_max[0] < t_max[2] ? 0 : 2) : (t_max[1] < t_max[2] ? 1 : 2);
     const double t_next = std::min(t_max[k], t_out);
-    if (mask.at(cur[0], cur[1], cur[2])) inside += t_next - t;
+    if (*voxel) inside += t_next - t;
     if (t_max[k] >= t_out) break;
     t = t_max[k];
-    cur[k] += step[k];
-    if (cur[k] < 0 || cur[k] >= g.size[k]) break;
+    if (left[k]-- == 0) break;  // the next voxel along k is outside the grid
+    voxel += stride[k];
     t_max[k] += t_delta[k];
   }
   return inside * length_mm;
+}
+
+}  // namespace
+
+double path_length_in_mask_mm(const Mask& mask, const Vec3& a_lps, const Vec3& b_lps) {
+  if (mask.empty()) return 0.0;
+  const ImageGrid& g = mask.grid;
+  return mask_path_length_from_index(
+      mask, g.physical_to_index(a_lps), g.physical_to_index(b_lps),
+      std::hypot(b_lps[0] - a_lps[0], b_lps[1] - a_lps[1], b_lps[2] - a_lps[2]));
 }
 
 BevConditioning compute_bev_conditioning(const BevConditioningInputs& in) {
@@ -90,11 +107,16 @@ BevConditioning compute_bev_conditioning(const BevConditioningInputs& in) {
   for (int ch = 0; ch < kChannelBodyDepth; ++ch) {
     if (structure[ch]) {
       c.sources[ch] = structure[ch]->name;
-      clouds[ch] = extract_voxels(structure[ch]->mask);
     } else {
       c.absent.push_back(kBevChannelNames[ch]);
     }
   }
+  // Each structure's scan of its whole mask grid is serial work before the control
+  // points; the structures are independent.
+  parallel_for(kChannelBodyDepth, [&](long begin, long end) {
+    for (long ch = begin; ch < end; ++ch)
+      if (structure[ch]) clouds[ch] = extract_voxels(structure[ch]->mask);
+  });
 
   // The body: its structure, else a CT threshold (as the dose grid does).
   Mask threshold_body;
@@ -132,13 +154,18 @@ BevConditioning compute_bev_conditioning(const BevConditioningInputs& in) {
       }
       if (!body) continue;
       const Vec3 source = t.source_lps();
+      const Vec3 source_index = body->grid.physical_to_index(source);
       float* depth = c.values.data() + c.index(cpi, kChannelBodyDepth, 0, 0);
       for (int r = 0; r < c.rows; ++r) {
         const double y = 0.5 * (in.grid.row_edges_mm[r] + in.grid.row_edges_mm[r + 1]);
         for (int b = 0; b < c.bixels; ++b) {
           const Vec3 on_plane = t.bld_to_patient({in.grid.bixel_center_mm(b), y, 0.0});
-          depth[static_cast<size_t>(r) * c.bixels + b] =
-              static_cast<float>(path_length_in_mask_mm(*body, source, on_plane) / kBodyDepthScaleMm);
+          // = path_length_in_mask_mm(*body, source, on_plane), the source's index hoisted
+          const double length_mm =
+              std::hypot(on_plane[0] - source[0], on_plane[1] - source[1], on_plane[2] - source[2]);
+          const double path_mm =
+              mask_path_length_from_index(*body, source_index, body->grid.physical_to_index(on_plane), length_mm);
+          depth[static_cast<size_t>(r) * c.bixels + b] = static_cast<float>(path_mm / kBodyDepthScaleMm);
         }
       }
     }
