@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
     }
     if (i + 1 >= argc && a != "--engine") break;
     if (a == "--threads") threads = std::atoi(argv[++i]);
-    else if (a == "--runs") runs = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--runs") runs = std::atoi(argv[++i]);
     else if (a == "--spacings") spacings = parse_list(argv[++i]);
     else if (a == "--control-points") control_points = parse_list(argv[++i]);
     else if (a == "--engine") engine = true;

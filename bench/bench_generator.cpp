@@ -581,13 +581,16 @@ int run_evaluation(const EvaluationOptions& o) {
   std::map<std::string, std::string> skipped;  // generator -> why (e.g. no weights)
   std::vector<GeneratorRow> rows;
   std::vector<Diversity> diversity;
-  std::vector<std::string> oar_names;
+  std::vector<std::string> oar_names;  // column order: first seen first
+  auto note_oar_names = [&](const GeneratorRow& r) {
+    for (const auto& [k, v] : r.oar)
+      if (std::find(oar_names.begin(), oar_names.end(), k) == oar_names.end()) oar_names.push_back(k);
+  };
   for (const nlohmann::json& j : kept) {
     const std::string type = j.value("type", "");
     if (type == "row") {
       GeneratorRow r = row_from_json(j);
-      for (const auto& [k, v] : r.oar)
-        if (std::find(oar_names.begin(), oar_names.end(), k) == oar_names.end()) oar_names.push_back(k);
+      note_oar_names(r);
       rows.push_back(std::move(r));
     } else if (type == "diversity") {
       Diversity d{j.at("patient").get<std::string>(), j.at("generator").get<std::string>()};
@@ -628,8 +631,7 @@ int run_evaluation(const EvaluationOptions& o) {
     auto emit = [&](GeneratorRow r) {
       std::string oar;
       for (const auto& [k, v] : r.oar) oar += (oar.empty() ? "" : ", ") + k + " " + fmt(v, "%.1f");
-      for (const auto& [k, v] : r.oar)
-        if (std::find(oar_names.begin(), oar_names.end(), k) == oar_names.end()) oar_names.push_back(k);
+      note_oar_names(r);
       std::printf("| %s | %s | %s | %d/%d | %.2f | %.1f | %.2f | %.2f | %s |", r.patient.c_str(), r.generator.c_str(),
                   fmt(r.generation_s, "%.3f").c_str(), r.goals_met, r.goals_total, r.mean_abs_dd_body_pct,
                   r.gamma_pct, r.ptv_d95_gy, r.ptv_d2_gy, oar.c_str());

@@ -55,8 +55,12 @@ struct BeamFrame {
   bool project(const Vec3& p, Footprint& f) const {
     double distance = 0;
     if (!project_centre(p, f, distance)) return false;
-    f.slack = std::hypot(f.u, f.v) * hz / (distance - hz);
+    f.slack = slack(f, distance);
     return true;
+  }
+  // The footprint's widening for a voxel at `distance` from the source (see Footprint).
+  double slack(const Footprint& f, double distance) const {
+    return std::hypot(f.u, f.v) * hz / (distance - hz);
   }
   // project() without the slack (f.slack is left alone); distance from the source to p.
   bool project_centre(const Vec3& p, Footprint& f, double& distance) const {
@@ -344,7 +348,7 @@ std::vector<float> project_voxels(const VoxelCloud& voxels, const BeamTransform&
     // Skip a voxel whose box, taken with a slack at least the true one, is covered
     // already, before paying for std::hypot.
     if (!box(frame.slack_upper_bound(f, distance)) || all_covered()) return;
-    f.slack = std::hypot(f.u, f.v) * frame.hz / (distance - frame.hz);  // = project()'s
+    f.slack = frame.slack(f, distance);
     if (!box(f.slack)) return;
     row.start_voxel(f, c0, c1, frame.hy * f.m + f.slack);
     for (int r = r_begin; r < r_end; ++r) {
