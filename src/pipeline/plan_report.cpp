@@ -7,6 +7,7 @@
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/text_file.h"
 #include "vmatplan/patient/patient.h"
+#include "vmatplan/report/dvh_samples.h"
 #include "vmatplan/report/dvh_svg.h"
 #include "vmatplan/report/html_report.h"
 #include "vmatplan/report/summary_json.h"
@@ -67,7 +68,7 @@ nlohmann::json generate_summary_json(const PlanSummaryInputs& in) {
                {"mu_renormalisation_scale", r.mu_scale},
                {"deliverability_violations", r.deliverability_violations},
                {"complexity", complexity_to_json(r.complexity)},
-               {"files", {"RP.dcm", "RD.dcm", "plan.json", "summary.json", "dvh.svg", "report.html"}}};
+               {"files", {"RP.dcm", "RD.dcm", "plan.json", "summary.json", "dvh.svg", "dvh.json", "report.html"}}};
   if (in.dose)
     for (const char* v : {"axial", "sagittal", "coronal"})
       for (const char* t : {"target", "max"})
@@ -99,6 +100,7 @@ nlohmann::json write_generate_report(const std::string& dir, const PlanSummaryIn
   if (end != std::string::npos) html.insert(end, plan_section_html(s));
   write_text_file(dir + "/summary.json", s.dump(2) + "\n");
   write_text_file(dir + "/dvh.svg", svg);
+  write_text_file(dir + "/dvh.json", dvh_samples_json(sample_dvhs(in.result.evaluation)).dump() + "\n");
   write_dose_slices(dir, slices);
   write_text_file(dir + "/report.html", html);
   return s;

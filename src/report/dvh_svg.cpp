@@ -72,16 +72,38 @@ std::string render_dvh_svg(const PlanEvaluation& e, const DvhPlotOptions& o) {
 std::string render_dvh_comparison_svg(const std::vector<const PlanEvaluation*>& evals,
                                       const std::vector<std::string>& labels,
                                       const DvhPlotOptions& o) {
-  static const char* kDash[] = {"", "8,4", "2,3", "12,3,2,3"};
   const PlanEvaluation& e = *evals.front();
+  double dmax = 0.0;
+  for (const PlanEvaluation* ev : evals)
+    for (const auto& s : ev->structures) dmax = std::max(dmax, s.metrics.max_gy);
+  for (const auto& t : e.prescription.targets) dmax = std::max(dmax, t.dose_gy * 1.05);
+  // ~1000 points per structure is plenty for a 700 px wide plot.
+  const double step = std::max(nice_ticks(dmax * 1.02, 10).back() / 1000.0, 0.01);
+  std::vector<DvhPlotSeries> series;
+  for (size_t k = 0; k < evals.size(); ++k) {
+    DvhPlotSeries one{k < labels.size() ? labels[k] : (evals.size() > 1 ? std::to_string(k + 1) : ""), {}};
+    for (const auto& st : evals[k]->structures)
+      one.curves.push_back({st.name, st.color_rgb, st.dvh.empty() ? std::vector<Dvh::Point>{} : st.dvh.curve(step)});
+    series.push_back(std::move(one));
+  }
+  DvhPlotOptions options = o;
+  if (options.title.empty()) options.title = "Cumulative DVH \xe2\x80\x93 " + e.protocol_name;
+  return render_dvh_curves_svg(series, e.prescription.targets, options);
+}
+
+std::string render_dvh_curves_svg(const std::vector<DvhPlotSeries>& series,
+                                  const std::vector<TargetLevel>& prescription,
+                                  const DvhPlotOptions& o) {
+  static const char* kDash[] = {"", "8,4", "2,3", "12,3,2,3"};
   const double W = o.width_px, H = o.height_px;
   const double left = 70, right = 230, top = 46, bottom = 60;
   const double pw = W - left - right, ph = H - top - bottom;
 
   double dmax = 0.0;
-  for (const PlanEvaluation* ev : evals)
-    for (const auto& s : ev->structures) dmax = std::max(dmax, s.metrics.max_gy);
-  for (const auto& t : e.prescription.targets) dmax = std::max(dmax, t.dose_gy * 1.05);
+  for (const auto& one : series)
+    for (const auto& c : one.curves)
+      for (const auto& p : c.points) dmax = std::max(dmax, p.dose_gy);
+  for (const auto& t : prescription) dmax = std::max(dmax, t.dose_gy * 1.05);
   const std::vector<double> xt = nice_ticks(dmax * 1.02, 10);
   const double xmax = xt.back();
   auto X = [&](double d) { return left + pw * d / xmax; };
@@ -91,8 +113,7 @@ std::string render_dvh_comparison_svg(const std::vector<const PlanEvaluation*>& 
   s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
     << "\" viewBox=\"0 0 " << W << " " << H << "\" font-family=\"Helvetica, Arial, sans-serif\">\n";
   s << "<rect x=\"0\" y=\"0\" width=\"" << W << "\" height=\"" << H << "\" fill=\"white\"/>\n";
-  const std::string title =
-      o.title.empty() ? "Cumulative DVH \xe2\x80\x93 " + e.protocol_name : o.title;
+  const std::string title = o.title.empty() ? std::string("Cumulative DVH") : o.title;
   s << "<text x=\"" << num(left + pw / 2) << "\" y=\"26\" font-size=\"17\" text-anchor=\"middle\">"
     << xml_escape(title) << "</text>\n";
 
@@ -122,22 +143,21 @@ std::string render_dvh_comparison_svg(const std::vector<const PlanEvaluation*>& 
   s << "<text transform=\"translate(20," << num(top + ph / 2)
     << ") rotate(-90)\" font-size=\"14\" text-anchor=\"middle\">Volume (%)</text>\n";
 
-  // Curves: ~1000 points per structure is plenty for a 700 px wide plot.
-  const double step = std::max(xmax / 1000.0, 0.01);
-  for (size_t k = 0; k < evals.size(); ++k)
-    for (const auto& st : evals[k]->structures) {
-      if (st.dvh.empty()) continue;
-      s << "<polyline fill=\"none\" stroke=\"" << css_color(st.color_rgb) << "\" stroke-width=\"2\"";
+  // Curves.
+  for (size_t k = 0; k < series.size(); ++k)
+    for (const auto& c : series[k].curves) {
+      if (c.points.empty()) continue;
+      s << "<polyline fill=\"none\" stroke=\"" << css_color(c.color_rgb) << "\" stroke-width=\"2\"";
       if (*kDash[k % 4]) s << " stroke-dasharray=\"" << kDash[k % 4] << "\"";
       s << " points=\"";
-      for (const auto& p : st.dvh.curve(step))
-        s << num(X(p.dose_gy)) << "," << num(Y(p.volume_pct)) << " ";
-      s << "\"><title>" << xml_escape(st.name + (k < labels.size() ? " (" + labels[k] + ")" : ""))
+      for (const auto& p : c.points) s << num(X(p.dose_gy)) << "," << num(Y(p.volume_pct)) << " ";
+      const std::string& label = series[k].label;
+      s << "\"><title>" << xml_escape(c.name + (label.empty() ? "" : " (" + label + ")"))
         << "</title></polyline>\n";
     }
 
   // Prescription levels.
-  for (const auto& t : e.prescription.targets) {
+  for (const auto& t : prescription) {
     s << "<line x1=\"" << num(X(t.dose_gy)) << "\" y1=\"" << num(top) << "\" x2=\""
       << num(X(t.dose_gy)) << "\" y2=\"" << num(top + ph)
       << "\" stroke=\"black\" stroke-width=\"1.5\" stroke-dasharray=\"6,4\"/>\n";
@@ -151,7 +171,7 @@ std::string render_dvh_comparison_svg(const std::vector<const PlanEvaluation*>& 
   double ly = top + 8;
   s << "<g font-size=\"12\">\n";
   s << "<text x=\"" << num(lx) << "\" y=\"" << num(ly) << "\" font-weight=\"bold\">Structures</text>\n";
-  for (const auto& st : e.structures) {
+  for (const auto& st : series.front().curves) {
     ly += 20;
     s << "<line x1=\"" << num(lx) << "\" y1=\"" << num(ly - 4) << "\" x2=\"" << num(lx + 24)
       << "\" y2=\"" << num(ly - 4) << "\" stroke=\"" << css_color(st.color_rgb)
@@ -164,15 +184,15 @@ std::string render_dvh_comparison_svg(const std::vector<const PlanEvaluation*>& 
     << "\" y2=\"" << num(ly - 4)
     << "\" stroke=\"black\" stroke-width=\"1.5\" stroke-dasharray=\"6,4\"/><text x=\""
     << num(lx + 30) << "\" y=\"" << num(ly) << "\">Prescription</text>\n";
-  if (evals.size() > 1) {
+  if (series.size() > 1) {
     ly += 28;
     s << "<text x=\"" << num(lx) << "\" y=\"" << num(ly) << "\" font-weight=\"bold\">Doses</text>\n";
-    for (size_t k = 0; k < evals.size(); ++k) {
+    for (size_t k = 0; k < series.size(); ++k) {
       ly += 20;
       s << "<line x1=\"" << num(lx) << "\" y1=\"" << num(ly - 4) << "\" x2=\"" << num(lx + 24)
         << "\" y2=\"" << num(ly - 4) << "\" stroke=\"#333\" stroke-width=\"2\"";
       if (*kDash[k % 4]) s << " stroke-dasharray=\"" << kDash[k % 4] << "\"";
-      const std::string label = k < labels.size() ? labels[k] : std::to_string(k + 1);
+      const std::string& label = series[k].label;
       s << "/><text x=\"" << num(lx + 30) << "\" y=\"" << num(ly) << "\">"
         << xml_escape(label.size() > 24 ? label.substr(0, 23) + "\xe2\x80\xa6" : label) << "</text>\n";
     }

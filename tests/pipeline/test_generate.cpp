@@ -67,7 +67,7 @@ CATCH_TEST_CASE("generate writes a deliverable, valid plan with dose and report"
   CATCH_CHECK(stages_seen == expected);
   CATCH_REQUIRE(r.stage_seconds.size() == expected.size());
 
-  for (const char* f : {"RP.dcm", "RD.dcm", "plan.json", "summary.json", "dvh.svg", "report.html"})
+  for (const char* f : {"RP.dcm", "RD.dcm", "plan.json", "summary.json", "dvh.svg", "dvh.json", "report.html"})
     CATCH_CHECK(fs::is_regular_file(dir + "/plan/" + std::string(f)));
   CATCH_CHECK(validate_rtplan_file(dir + "/plan/RP.dcm").empty());
   const DeliveryPlan rp = load_delivery_plan(dir + "/plan/RP.dcm");
