@@ -36,6 +36,7 @@ Command register_export(CLI::App& app, const GlobalOptions& global);
 Command register_dose(CLI::App& app, const GlobalOptions& global);
 Command register_evaluate(CLI::App& app, const GlobalOptions& global);
 Command register_compare(CLI::App& app, const GlobalOptions& global);
+Command register_regression_report(CLI::App& app, const GlobalOptions& global);
 Command register_optimize(CLI::App& app, const GlobalOptions& global);
 Command register_generate(CLI::App& app, const GlobalOptions& global);
 // The planning flags `generate` and `batch` share (protocol, machine, arcs, stages,
