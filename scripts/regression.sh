@@ -1,102 +1,124 @@
 #!/usr/bin/env bash
-# Regression harness: a fixed cohort (configs/regression/cohort.json: synthetic phantom
-# seeds, plus BOXPHANTOM.mat and the Eclipse prostate phantom when the shared data is
-# present) through `vmatplan batch`, compared with the committed ranges in
-# configs/regression/expected_<size>.json. Prints every patient and metric that moved out
-# of its range, and by how much; exit 1 on any regression.
+# Regression harness: a fixed cohort through `vmatplan batch`, checked against committed
+# expected ranges by `vmatplan regression-report` (docs/regression.md). Prints every patient
+# and metric out of its range (value, expected range, distance); exit 1 on any. Writes a
+# report (report.html, regression.json, regression.csv) into OUT/report.
 #
-#   scripts/regression.sh [--small|--full] [--out DIR] [--update] [--jobs N] [--resume]
-#   --resume continues an interrupted run in the same --out (else the plans are redone).
-#   --update writes expected_<size>.json from this run (value +- the config's tolerances).
-# A patient without a PTV role (BOXPHANTOM) has no ptv_d95_gy range; its goals still count.
+#   scripts/regression.sh [--small|--full|--cohort FILE.json] [--out DIR] [--update] [--jobs N] [--resume]
+#   scripts/regression.sh --compare OLD_DIR NEW_DIR [--out DIR] [--cohort FILE.json]
+#
+# --full (CI, ctest -L regression): the generate defaults with the shipped FMD generator on 10
+#   synthetic test phantoms and the public cases present in $VMATPLAN_TEST_DATA
+#   (default ../shared/data); --small: 3 coarse phantoms, the classical optimiser (by hand).
+#   Both are in configs/regression/cohort.json, their expected files beside it.
+# --cohort FILE.json: your own cohort (DICOM folders, a protocol per patient, batch flags);
+#   expected files FILE_expected.json and FILE_expected_dvh.json beside it.
+# --update rewrites the expected files from this run (value +- the cohort's tolerances).
+# --resume continues an interrupted run in the same --out (else the plans are redone).
+# --compare checks NEW's plans against ranges around OLD's (the same tolerances) and
+#   overlays their DVHs; OLD_DIR and NEW_DIR are earlier --out folders (or batch outputs).
 # Needs jq. VMATPLAN=path/to/vmatplan (default: the one on PATH).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-size=small out="" update=0 jobs=2 resume=0
+size=full cohort_file="" out="" update=0 jobs=2 resume=0 compare=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --small) size=small ;;
     --full) size=full ;;
+    --cohort) cohort_file=$(realpath "$2"); shift ;;
     --out) out=$2; shift ;;
     --update) update=1 ;;
     --jobs) jobs=$2; shift ;;
     --resume) resume=1 ;;
+    --compare) compare=("$2" "$3"); shift 2 ;;
     *) echo "regression.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
 vmatplan=${VMATPLAN:-vmatplan}
-config=$root/configs/regression/cohort.json
-expected=$root/configs/regression/expected_$size.json
+command -v jq >/dev/null || { echo "regression.sh: jq not found" >&2; exit 1; }
 data=${VMATPLAN_TEST_DATA:-$root/../shared/data}
-out=${out:-$(mktemp -d)/regression_$size}
+
+# The cohort description: a size of the built-in file, or the user's file.
+if [[ -n $cohort_file ]]; then
+  [[ -f $cohort_file ]] || { echo "regression.sh: $cohort_file: no such file" >&2; exit 1; }
+  jq -e 'type == "object" and (.patients // [] | type == "array")' "$cohort_file" >/dev/null 2>&1 ||
+    { echo "regression.sh: $cohort_file: not a cohort description (JSON object with a 'patients' array)" >&2; exit 1; }
+  cohort=$(jq -c . "$cohort_file")
+  base=$(dirname "$cohort_file")
+  name=$(basename "$cohort_file" .json)
+  expected=$base/${name}_expected.json
+  expected_dvh=$base/${name}_expected_dvh.json
+  tolerances_file=$cohort_file
+else
+  config=$root/configs/regression/cohort.json
+  cohort=$(jq -c ".$size" "$config")
+  base=$root
+  name=$size
+  expected=$root/configs/regression/expected_$size.json
+  expected_dvh=$root/configs/regression/expected_${size}_dvh.json
+  tolerances_file=$config
+fi
+field() { jq -r "$1" <<<"$cohort"; }
+
+# A folder of an earlier run: OUT/run when it is a regression.sh --out, else itself.
+run_dir() { if [[ -f $1/run/cohort_summary.json ]]; then echo "$1/run"; else echo "$1"; fi; }
+
+if [[ ${#compare[@]} -eq 2 ]]; then
+  old=$(run_dir "${compare[0]}") new=$(run_dir "${compare[1]}")
+  "$vmatplan" regression-report --run "$new" --baseline "$old" --tolerances "$tolerances_file" \
+    --out "${out:-${compare[1]}/compare}" --title "vmatplan regression: ${compare[1]} against ${compare[0]}"
+  exit $?
+fi
+
+out=${out:-$(mktemp -d)/regression_$name}
 mkdir -p "$out/patients"
 [[ $resume == 1 ]] || rm -rf "$out/run"
-command -v jq >/dev/null || { echo "regression.sh: jq not found" >&2; exit 1; }
 
-# The cohort: phantoms (made once) and the public cases present here.
+# The manifest: phantoms (made once), the public cases present here, the user's patients.
 manifest=$out/cohort.csv
 echo "id,path,protocol" > "$manifest"
-phantom_flags=$(jq -r ".$size.phantom_flags" "$config")
-for seed in $(jq -r ".$size.seeds[]" "$config"); do
-  p=$out/patients/S$seed
-  [[ -d $p ]] || "$vmatplan" phantom --seed "$seed" $phantom_flags --out "$p" >/dev/null
-  echo "S$seed,$p," >> "$manifest"
+phantom_flags=$(field '.phantom_flags // ""')
+seeds=$(field '.seeds // [] | .[]')
+# Made --jobs at a time, one thread each.
+for seed in $seeds; do
+  [[ -d $out/patients/S$seed ]] || echo "$seed"
+done | xargs -r -P "$jobs" -I{} sh -c \
+  '"$1" --threads 1 phantom --seed "$2" $3 --out "$4/S$2" >/dev/null' _ "$vmatplan" {} "$phantom_flags" "$out/patients"
+for seed in $seeds; do
+  [[ -d $out/patients/S$seed ]] || { echo "regression.sh: phantom $seed was not made" >&2; exit 1; }
+  echo "S$seed,$out/patients/S$seed," >> "$manifest"
 done
-jq -c ".$size.public[]" "$config" | while read -r e; do
+while read -r e; do
+  [[ -n $e ]] || continue
   path=$data/$(jq -r .path <<<"$e")
   if [[ -e $path ]]; then
     echo "$(jq -r .id <<<"$e"),$path,$(jq -r '.protocol // ""' <<<"$e")" >> "$manifest"
   else
     echo "regression.sh: $path not present, skipped" >&2
   fi
-done
+done < <(field '.public // [] | .[] | tojson')
+while read -r e; do
+  [[ -n $e ]] || continue
+  path=$(jq -r .path <<<"$e")
+  [[ $path == /* ]] || path=$base/$path
+  [[ -e $path ]] || { echo "regression.sh: $path (patient $(jq -r .id <<<"$e")): no such file or folder" >&2; exit 1; }
+  echo "$(jq -r .id <<<"$e"),$path,$(jq -r '.protocol // ""' <<<"$e")" >> "$manifest"
+done < <(field '.patients // [] | .[] | tojson')
 
-# shellcheck disable=SC2046
-# batch exits 1 when a patient failed; the comparison below still runs and names it.
+# batch exits 1 when a patient failed; the check below still runs and names it.
 batch_status=0
+# shellcheck disable=SC2046
 "$vmatplan" --threads 1 batch --cohort "$manifest" --out "$out/run" --jobs "$jobs" --resume \
-  $(jq -r ".$size.batch_flags" "$config") >&2 || batch_status=$?
+  $(field '.batch_flags // ""') >&2 || batch_status=$?
 [[ -f $out/run/cohort_summary.json ]] || { echo "regression.sh: batch wrote no summary (exit $batch_status)" >&2; exit 1; }
-summary=$out/run/cohort_summary.json
 
 if [[ $update == 1 ]]; then
-  jq --slurpfile cfg "$config" '
-    ($cfg[0].tolerances) as $t
-    | def band(v; rel; abs): [v - ([abs, (v|fabs) * rel] | max), v + ([abs, (v|fabs) * rel] | max)];
-    {patients: ([.patients[] | select(.status == "done") | {key: .id, value: {
-        goals_passed_min: (.goals_passed - $t.goals_passed_drop),
-        ptv_d95_gy: (if .ptv_d95_gy == null then null else band(.ptv_d95_gy; 0; $t.dose_gy) end),
-        rectum_mean_gy: band(.rectum_mean_gy // 0; 0; $t.dose_gy),
-        mu_per_fraction: band(.mu_per_fraction; $t.mu_relative; 0),
-        goal_values: (.goal_values | with_entries(.value = band(.value; $t.goal_value_relative; $t.goal_value_absolute)))
-      }}] | from_entries)}' "$summary" > "$expected"
-  echo "wrote $expected" >&2
-  exit 0
+  exec "$vmatplan" regression-report --run "$out/run" --update --tolerances "$tolerances_file" \
+    --expected "$expected" --expected-dvh "$expected_dvh"
 fi
-
 [[ -f $expected ]] || { echo "regression.sh: $expected missing (run with --update)" >&2; exit 1; }
-# One line per moved metric: patient, metric, value, range, distance outside it.
-report=$(jq -r --slurpfile exp "$expected" '
-  def check(id; name; v; r):
-    if v == null then "\(id) \(name): missing (expected \(r))"
-    elif v < r[0] then "\(id) \(name): \(v) below [\(r[0]), \(r[1])] by \(r[0] - v)"
-    elif v > r[1] then "\(id) \(name): \(v) above [\(r[0]), \(r[1])] by \(v - r[1])"
-    else empty end;
-  ($exp[0].patients) as $e
-  | (.patients | map({key: .id, value: .}) | from_entries) as $got
-  | $e | to_entries[] | .key as $id | .value as $x | ($got[$id] // {status: "missing"}) as $g
-  | if $g.status != "done" then "\($id): status \($g.status) \($g.error // "")"
-    else
-      (if $g.goals_passed < $x.goals_passed_min then "\($id) goals_passed: \($g.goals_passed) < \($x.goals_passed_min)" else empty end),
-      (if $x.ptv_d95_gy == null then empty else check($id; "ptv_d95_gy"; $g.ptv_d95_gy; $x.ptv_d95_gy) end),
-      check($id; "rectum_mean_gy"; $g.rectum_mean_gy // 0; $x.rectum_mean_gy),
-      check($id; "mu_per_fraction"; $g.mu_per_fraction; $x.mu_per_fraction),
-      ($x.goal_values | to_entries[] | check($id; .key; $g.goal_values[.key]; .value))
-    end' "$summary")
-if [[ -n $report ]]; then
-  echo "REGRESSION ($size):"
-  echo "$report"
-  exit 1
-fi
-echo "regression ($size): $(jq '.patients | length' "$expected") patients within range ($out)"
+dvh_flag=()
+[[ -f $expected_dvh ]] && dvh_flag=(--expected-dvh "$expected_dvh")
+"$vmatplan" regression-report --run "$out/run" --expected "$expected" "${dvh_flag[@]}" \
+  --out "$out/report" --title "vmatplan regression ($name)"
