@@ -179,11 +179,13 @@ std::string render_dvh_curves_svg(const std::vector<DvhPlotSeries>& series,
       << xml_escape(st.name.size() > 24 ? st.name.substr(0, 23) + "\xe2\x80\xa6" : st.name)
       << "</text>\n";
   }
-  ly += 20;
-  s << "<line x1=\"" << num(lx) << "\" y1=\"" << num(ly - 4) << "\" x2=\"" << num(lx + 24)
-    << "\" y2=\"" << num(ly - 4)
-    << "\" stroke=\"black\" stroke-width=\"1.5\" stroke-dasharray=\"6,4\"/><text x=\""
-    << num(lx + 30) << "\" y=\"" << num(ly) << "\">Prescription</text>\n";
+  if (!prescription.empty()) {
+    ly += 20;
+    s << "<line x1=\"" << num(lx) << "\" y1=\"" << num(ly - 4) << "\" x2=\"" << num(lx + 24)
+      << "\" y2=\"" << num(ly - 4)
+      << "\" stroke=\"black\" stroke-width=\"1.5\" stroke-dasharray=\"6,4\"/><text x=\""
+      << num(lx + 30) << "\" y=\"" << num(ly) << "\">Prescription</text>\n";
+  }
   if (series.size() > 1) {
     ly += 28;
     s << "<text x=\"" << num(lx) << "\" y=\"" << num(ly) << "\" font-weight=\"bold\">Doses</text>\n";

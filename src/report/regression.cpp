@@ -121,6 +121,10 @@ RegressionRun read_regression_run(const std::string& dir) {
       p.metrics = regression_metrics(s);
       p.goals_passed = s.value("goals_passed", 0);
       p.goals_total = p.goals_passed + s.value("goals_failed", 0);
+      if (s.contains("prescription") && s["prescription"].contains("targets"))
+        for (const auto& t : s["prescription"]["targets"])
+          if (t.contains("dose_gy") && t["dose_gy"].is_number())
+            p.prescription.push_back({t.value("role", ""), t["dose_gy"].get<double>()});
       if (fs::is_regular_file(sdir + "/dvh.json"))
         p.dvh = dvh_samples_from_json(read_json_file(sdir + "/dvh.json", "DVH samples"), sdir + "/dvh.json");
     }
@@ -227,9 +231,14 @@ RegressionResult check_regression(const RegressionRun& run, const nlohmann::json
   if (!expected.is_object() || !expected.contains("patients") || !expected["patients"].is_object())
     throw InputError(source, "expected ranges: no 'patients' object");
   RegressionResult result{source, {}};
-  for (auto it = expected["patients"].begin(); it != expected["patients"].end(); ++it) {
-    const std::string& id = it.key();
-    const nlohmann::json& x = *it;
+  // The run's order (the cohort's), then expected patients the run lacks.
+  std::vector<std::string> ids;
+  for (const auto& p : run.patients)
+    if (expected["patients"].contains(p.id)) ids.push_back(p.id);
+  for (auto it = expected["patients"].begin(); it != expected["patients"].end(); ++it)
+    if (!run.find(it.key())) ids.push_back(it.key());
+  for (const std::string& id : ids) {
+    const nlohmann::json& x = expected["patients"][id];
     if (!x.is_object() || !x.contains("metrics") || !x["metrics"].is_object())
       throw InputError(source, id + ": expected an object with 'metrics'");
     const RegressionPatient* got = run.find(id);

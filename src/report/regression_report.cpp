@@ -34,10 +34,10 @@ std::string patient_dvh_svg(const std::string& id, const RegressionPatient* got,
   }
   if (series.empty()) return "<p class=\"small\">No DVH samples (dvh.json) for this patient.</p>\n";
   DvhPlotOptions o;
-  o.width_px = 860;
+  o.width_px = 760;
   o.height_px = 420;
   o.title = "DVH: " + id;
-  return render_dvh_curves_svg(series, {}, o);
+  return render_dvh_curves_svg(series, got ? got->prescription : std::vector<TargetLevel>{}, o);
 }
 
 }  // namespace

@@ -25,6 +25,7 @@ inline void write_fake_regression_run(const std::string& dir, const FakeRunOptio
   const nlohmann::json summary = {
       {"goals_passed", o.goals_passed},
       {"goals_failed", 2 - o.goals_passed},
+      {"prescription", {{"targets", {{{"role", "ptv"}, {"dose_gy", 60.0}}}}}},
       {"structures",
        {{{"name", "PTV"}, {"role", "ptv"}, {"mean_gy", 59.5}, {"d95_gy", 57.0}, {"d2_gy", 61.5}},
         {{"name", "Rectum"}, {"role", "rectum"}, {"mean_gy", 20.0 + o.rectum_shift_gy}, {"d2_gy", 55.0 + o.rectum_shift_gy}},

@@ -152,6 +152,7 @@ TEST_CASE("regression report: tables, failures, DVH overlays, CSV and JSON", "[r
   CHECK(test::count_occurrences(html, "<polyline") == 4);        // 2 structures x (run, baseline)
   CHECK(test::count_occurrences(html, "stroke-dasharray=\"8,4\"") >= 2);  // the baseline dashed
   CHECK(html.find("DVH: S1") != std::string::npos);
+  CHECK(html.find("Rx 60 Gy (ptv)") != std::string::npos);  // summary.json's prescription
   const std::string csv = regression_result_csv(r);
   CHECK(csv.rfind("patient,status,metric,value,expected_low,expected_high,pass\n", 0) == 0);
   CHECK(csv.find("S1,done,mu_per_gy,242.5,245,255,false\n") != std::string::npos);

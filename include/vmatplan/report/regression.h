@@ -45,6 +45,7 @@ struct RegressionPatient {
   int goals_passed = 0;
   int goals_total = 0;
   std::vector<SampledDvh> dvh;  // empty when the plan folder has no dvh.json
+  std::vector<TargetLevel> prescription;  // summary.json's prescription targets (DVH plot)
 };
 struct RegressionRun {
   std::string dir;
@@ -88,7 +89,7 @@ struct RegressionPatientResult {
 };
 struct RegressionResult {
   std::string expected_source;  // the expected file, or the baseline run's folder
-  std::vector<RegressionPatientResult> patients;  // the expected file's order
+  std::vector<RegressionPatientResult> patients;  // the run's order, then patients it lacks
   std::vector<std::string> failures() const;      // one line each, patient first
   bool pass() const { return failures().empty(); }
 };
