@@ -76,7 +76,9 @@ void add_plan_options(CLI::App* sub, GenerateOptions& p, const std::string& prot
   sub->add_option("--arcs", p.arcs, "Arcs as start:stop:cw|ccw[:spacing[:collimator[:couch]]] (default: two full arcs, 4 deg)");
   sub->add_option("--generator", p.generator,
                   "Fluence generator (" + joined(fluence_generator_names()) +
-                      "): classical optimiser; fmd one-step student, fmd-teacher its diffusion teacher; "
+                      "): auto (default) the fmd student where its shipped weights are found and the plan's "
+                      "fluence grid fits its canvas, else classical (always classical with --training-set); "
+                      "classical optimiser; fmd one-step student, fmd-teacher its diffusion teacher; "
                       "baselines fmd-regression (same network, plain regression) and open-field (constant "
                       "fluence on the PTV's beam's-eye view); docs/fmd.md")
       ->capture_default_str();

@@ -173,6 +173,8 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
     throw UsageError("--final-dose-spacing must be positive");
   if (!(options.final_dose_cp_spacing_deg > 0))
     throw UsageError("--final-dose-cp-spacing must be positive");
+  // Training examples are the reference planner's plans, never a learned generator's.
+  if (options.training_export && options.generator == "auto") options.generator = "classical";
   options.fluence = fluence_stage_options(options);
   set_dose_engine_threads(options.threads);
 
@@ -237,7 +239,7 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
                         {"patient_id", patient.identity.patient_id},
                         {"machine", machine.name},
                         {"protocol", protocol.name},
-                        {"generator", options.generator},
+                        {"generator", fluence.info.value("generator", options.generator)},
                         {"refiner", options.refiner}};
   SequencedPlan sequenced = sequence_arcs(fluence_plan, machine, so);
   DeliveryPlan delivery = sequenced.plan;

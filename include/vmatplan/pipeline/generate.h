@@ -5,7 +5,7 @@
 //   opt.patient = "data/phantom1";  opt.out = "out/plan1";
 //   GenerateResult r = generate_plan(opt, [](const StageProgress& p) { ... });
 //
-// Stages: load -> fluence (generator, e.g. "classical") -> refine (refiner, e.g. "none")
+// Stages: load -> fluence (generator, default "auto": FMD or classical) -> refine (refiner, e.g. "none")
 // -> sequence (apertures + MU per control point; checked for deliverability) -> direct
 // aperture optimisation of leaves and MU (optimize/aperture_optimizer.h), or with
 // --sequencer sweep re-optimisation of the MU (optimize/meterset_optimizer.h); --no-meterset
@@ -39,7 +39,10 @@ struct GenerateOptions {
   std::string protocol = kDefaultProtocol;      // name or JSON path
   std::string machine = "generic_6mv_mlc120";   // name or JSON path
   std::vector<std::string> arcs;                // "start:stop:cw|ccw[:spacing...]"; empty: two full arcs
-  std::string generator = "classical";
+  // "auto": the FMD student where it can plan the patient, else the classical optimiser
+  // (fluence_stages.h); with training_export always the classical optimiser, the
+  // reference planner whose plans the learned stages are trained on.
+  std::string generator = "auto";
   std::string refiner = "none";
   ClassicalPlanOptions fluence;                 // bixel, optimisation grid, seed, optimizer
   SequencerOptions sequencer;                   // fractions/dose/target are set from the protocol
