@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "vmatplan/core/stopwatch.h"
 #include "vmatplan/dose/pencil_beam_engine.h"
 #include "vmatplan/optimize/aperture_optimizer.h"
 
@@ -39,6 +40,9 @@ DeliveryOptimisation optimise_delivery(const DeliveryPlan& sequenced, const Flue
   if (!options.meterset) return out;
   const bool dao = parse_sequencer_method(options.sequencer_method) == SequencerMethod::kApertures;
   // The optimisation grid's engine: the fluence stage's when it made one.
+  // Its set-up is timed apart (summary.json): a learned generator builds no engine, so
+  // the set-up falls in this stage and is not aperture optimisation.
+  const auto t_setup = SteadyClock::now();
   std::shared_ptr<const PencilBeamEngine> shared = fluence.engine;
   if (!shared) {
     DoseEngineOptions mo;
@@ -47,6 +51,8 @@ DeliveryOptimisation optimise_delivery(const DeliveryPlan& sequenced, const Flue
                                                       fluence.fluence.grid, mo);
   }
   const PencilBeamEngine& engine = *shared;
+  const double engine_setup_s = fluence.engine ? 0.0 : seconds_since(t_setup);
+  const auto t_optimise = SteadyClock::now();
   PlanObjective objective(context.patient, context.protocol, context.roles, engine.dose_grid(),
                           engine.compute_voxels());
   // Both optimisers report in the same fields; a result the machine cannot deliver is not
@@ -78,6 +84,8 @@ DeliveryOptimisation optimise_delivery(const DeliveryPlan& sequenced, const Flue
     take(m, "meterset re-optimisation");
     out.info["clamped_intervals"] = m.clamped_intervals;
   }
+  out.info["engine_setup_seconds"] = engine_setup_s;
+  out.info["optimisation_seconds"] = seconds_since(t_optimise);
   return out;
 }
 

@@ -64,6 +64,9 @@ CATCH_TEST_CASE("generate writes a deliverable, valid plan with dose and report"
   const std::vector<std::string> expected{"load",     "fluence",    "refine", "sequence",
                                           "aperture", "final_dose", "write"};
   CATCH_CHECK(r.meterset["status"] == "applied");
+  // The FMD student builds no engine: the aperture stage sets one up, timed apart.
+  CATCH_CHECK(r.meterset["engine_setup_seconds"].get<double>() > 0);
+  CATCH_CHECK(r.meterset["optimisation_seconds"].get<double>() > 0);
   CATCH_CHECK(stages_seen == expected);
   CATCH_REQUIRE(r.stage_seconds.size() == expected.size());
 
