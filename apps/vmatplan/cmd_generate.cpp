@@ -98,9 +98,10 @@ void add_plan_options(CLI::App* sub, GenerateOptions& p, const std::string& prot
       ->check(CLI::IsMember({"apertures", "sweep"}))
       ->capture_default_str();
   sub->add_flag("!--no-meterset", p.meterset, "Skip the aperture / MU optimisation after sequencing");
-  sub->add_option("--dao-iter", p.aperture_max_iterations, "Direct aperture optimisation iteration limit")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+  sub->add_option("--dao-iter", p.aperture_max_iterations,
+                  "Direct aperture optimisation iteration limit (default: 15 after the fmd generator's "
+                  "fluence, 25 after the others')")
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--meterset-iter", p.meterset_max_iterations, "Meterset iteration limit")->capture_default_str();
   sub->add_option("--seed", p.fluence.seed, "Seed of the initial-fluence jitter")->capture_default_str();
   sub->add_option("--weights", p.learned.weights_dir,

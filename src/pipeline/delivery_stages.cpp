@@ -32,6 +32,11 @@ SequencerOptions sequencer_stage_options(const GenerateOptions& options, const P
   return so;
 }
 
+int dao_iteration_limit(const GenerateOptions& options, const FluencePlan& fluence) {
+  if (options.aperture_max_iterations >= 0) return options.aperture_max_iterations;
+  return fluence.info.value("generator", "") == "fmd" ? 15 : 25;
+}
+
 DeliveryOptimisation optimise_delivery(const DeliveryPlan& sequenced, const FluencePlan& fluence,
                                        const MetersetPlanContext& context, const Machine& machine,
                                        const GenerateOptions& options) {
@@ -71,10 +76,11 @@ DeliveryOptimisation optimise_delivery(const DeliveryPlan& sequenced, const Flue
   };
   if (dao) {
     ApertureOptimizerOptions aopt;
-    aopt.max_iterations = options.aperture_max_iterations;
+    aopt.max_iterations = dao_iteration_limit(options, fluence);
     aopt.mu_weight = options.aperture_mu_weight;
     const ApertureResult a = optimize_apertures(sequenced, engine, fluence.geometry, objective, context, machine, aopt);
     take(a, "direct aperture optimisation");
+    out.info["iteration_limit"] = aopt.max_iterations;
     out.info["evaluations"] = a.evaluations;
     out.info["objective_optimized"] = a.objective_optimized;
   } else {

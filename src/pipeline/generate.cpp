@@ -149,6 +149,7 @@ nlohmann::json generate_options_json(const GenerateOptions& o) {
   is_default("arcs", o.arcs.empty());
   is_default("generator", o.generator == d.generator);
   is_default("refiner", o.refiner == d.refiner);
+  is_default("aperture_max_iterations", o.aperture_max_iterations == d.aperture_max_iterations);
   is_default("sequencer", o.sequencer_method == d.sequencer_method);
   is_default("bixel_width_mm", o.fluence.bixel_width_mm == d.fluence.bixel_width_mm);
   is_default("optimisation_dose_spacing_mm", o.fluence.dose_spacing_mm == d.fluence.dose_spacing_mm);

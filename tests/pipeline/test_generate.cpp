@@ -67,6 +67,7 @@ CATCH_TEST_CASE("generate writes a deliverable, valid plan with dose and report"
   // The FMD student builds no engine: the aperture stage sets one up, timed apart.
   CATCH_CHECK(r.meterset["engine_setup_seconds"].get<double>() > 0);
   CATCH_CHECK(r.meterset["optimisation_seconds"].get<double>() > 0);
+  CATCH_CHECK(r.meterset["iteration_limit"] == 15);  // DAO's default after the FMD student
   CATCH_CHECK(stages_seen == expected);
   CATCH_REQUIRE(r.stage_seconds.size() == expected.size());
 
