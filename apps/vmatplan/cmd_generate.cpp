@@ -76,7 +76,9 @@ void add_plan_options(CLI::App* sub, GenerateOptions& p, const std::string& prot
   sub->add_option("--arcs", p.arcs, "Arcs as start:stop:cw|ccw[:spacing[:collimator[:couch]]] (default: two full arcs, 4 deg)");
   sub->add_option("--generator", p.generator,
                   "Fluence generator (" + joined(fluence_generator_names()) +
-                      "): classical optimiser; fmd one-step student, fmd-teacher its diffusion teacher; "
+                      "): auto (default) the fmd student where its shipped weights are found and the plan's "
+                      "fluence grid fits its canvas, else classical (always classical with --training-set); "
+                      "classical optimiser; fmd one-step student, fmd-teacher its diffusion teacher; "
                       "baselines fmd-regression (same network, plain regression) and open-field (constant "
                       "fluence on the PTV's beam's-eye view); docs/fmd.md")
       ->capture_default_str();
@@ -96,9 +98,10 @@ void add_plan_options(CLI::App* sub, GenerateOptions& p, const std::string& prot
       ->check(CLI::IsMember({"apertures", "sweep"}))
       ->capture_default_str();
   sub->add_flag("!--no-meterset", p.meterset, "Skip the aperture / MU optimisation after sequencing");
-  sub->add_option("--dao-iter", p.aperture_max_iterations, "Direct aperture optimisation iteration limit")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+  sub->add_option("--dao-iter", p.aperture_max_iterations,
+                  "Direct aperture optimisation iteration limit (default: 15 after the fmd generator's "
+                  "fluence, 25 after the others')")
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--meterset-iter", p.meterset_max_iterations, "Meterset iteration limit")->capture_default_str();
   sub->add_option("--seed", p.fluence.seed, "Seed of the initial-fluence jitter")->capture_default_str();
   sub->add_option("--weights", p.learned.weights_dir,

@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "vmatplan/core/stopwatch.h"
 #include "vmatplan/dose/pencil_beam_engine.h"
 #include "vmatplan/optimize/aperture_optimizer.h"
 
@@ -31,6 +32,11 @@ SequencerOptions sequencer_stage_options(const GenerateOptions& options, const P
   return so;
 }
 
+int dao_iteration_limit(const GenerateOptions& options, const FluencePlan& fluence) {
+  if (options.aperture_max_iterations >= 0) return options.aperture_max_iterations;
+  return fluence.info.value("generator", "") == "fmd" ? 15 : 25;
+}
+
 DeliveryOptimisation optimise_delivery(const DeliveryPlan& sequenced, const FluencePlan& fluence,
                                        const MetersetPlanContext& context, const Machine& machine,
                                        const GenerateOptions& options) {
@@ -39,6 +45,9 @@ DeliveryOptimisation optimise_delivery(const DeliveryPlan& sequenced, const Flue
   if (!options.meterset) return out;
   const bool dao = parse_sequencer_method(options.sequencer_method) == SequencerMethod::kApertures;
   // The optimisation grid's engine: the fluence stage's when it made one.
+  // Its set-up is timed apart (summary.json): a learned generator builds no engine, so
+  // the set-up falls in this stage and is not aperture optimisation.
+  const auto t_setup = SteadyClock::now();
   std::shared_ptr<const PencilBeamEngine> shared = fluence.engine;
   if (!shared) {
     DoseEngineOptions mo;
@@ -47,6 +56,8 @@ DeliveryOptimisation optimise_delivery(const DeliveryPlan& sequenced, const Flue
                                                       fluence.fluence.grid, mo);
   }
   const PencilBeamEngine& engine = *shared;
+  const double engine_setup_s = fluence.engine ? 0.0 : seconds_since(t_setup);
+  const auto t_optimise = SteadyClock::now();
   PlanObjective objective(context.patient, context.protocol, context.roles, engine.dose_grid(),
                           engine.compute_voxels());
   // Both optimisers report in the same fields; a result the machine cannot deliver is not
@@ -65,10 +76,11 @@ DeliveryOptimisation optimise_delivery(const DeliveryPlan& sequenced, const Flue
   };
   if (dao) {
     ApertureOptimizerOptions aopt;
-    aopt.max_iterations = options.aperture_max_iterations;
+    aopt.max_iterations = dao_iteration_limit(options, fluence);
     aopt.mu_weight = options.aperture_mu_weight;
     const ApertureResult a = optimize_apertures(sequenced, engine, fluence.geometry, objective, context, machine, aopt);
     take(a, "direct aperture optimisation");
+    out.info["iteration_limit"] = aopt.max_iterations;
     out.info["evaluations"] = a.evaluations;
     out.info["objective_optimized"] = a.objective_optimized;
   } else {
@@ -78,6 +90,8 @@ DeliveryOptimisation optimise_delivery(const DeliveryPlan& sequenced, const Flue
     take(m, "meterset re-optimisation");
     out.info["clamped_intervals"] = m.clamped_intervals;
   }
+  out.info["engine_setup_seconds"] = engine_setup_s;
+  out.info["optimisation_seconds"] = seconds_since(t_optimise);
   return out;
 }
 

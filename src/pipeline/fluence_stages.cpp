@@ -6,6 +6,8 @@
 #include <map>
 #include <mutex>
 
+#include <spdlog/spdlog.h>
+
 #include "vmatplan/core/error.h"
 #include "vmatplan/pipeline/fmd_generator.h"
 #include "vmatplan/pipeline/open_field_generator.h"
@@ -40,6 +42,23 @@ class ClassicalGenerator : public FluenceGenerator {
                 {"goals_passed_fluence_level", p.evaluation.goals_passed()},
                 {"goals_failed_fluence_level", p.evaluation.goals_failed()},
                 {"skipped_objectives", p.skipped_objectives}};
+    return out;
+  }
+};
+
+// The default generator: the FMD student where it can plan the patient (shipped weights,
+// the plan's fluence grid on its canvas), else the classical optimiser; which one and why
+// go to summary.json ("fluence_stage": generator, generator_choice) and the log.
+class AutoGenerator : public FluenceGenerator {
+ public:
+  FluencePlan generate(const FluenceStageContext& c) override {
+    const std::string why_not = fmd_student_unavailable_reason(c);
+    if (!why_not.empty()) spdlog::info("generator auto: classical optimiser, as {}", why_not);
+    FluencePlan out = why_not.empty() ? make_fmd_generator(FmdGeneratorKind::kStudent)->generate(c)
+                                      : ClassicalGenerator().generate(c);
+    out.info["generator_choice"] =
+        why_not.empty() ? std::string("auto: the FMD student (shipped weights, grid on its canvas)")
+                        : "auto: the classical optimiser, as " + why_not;
     return out;
   }
 };
@@ -79,7 +98,8 @@ struct Registry {
 Registry<FluenceGeneratorFactory>& generators() {
   static Registry<FluenceGeneratorFactory> r{
       {},
-      {{"classical", [] { return std::make_unique<ClassicalGenerator>(); }},
+      {{"auto", [] { return std::make_unique<AutoGenerator>(); }},
+       {"classical", [] { return std::make_unique<ClassicalGenerator>(); }},
        {"fmd", [] { return make_fmd_generator(FmdGeneratorKind::kStudent); }},
        {"fmd-teacher", [] { return make_fmd_generator(FmdGeneratorKind::kTeacher); }},
        {"fmd-regression", [] { return make_fmd_generator(FmdGeneratorKind::kRegression); }},

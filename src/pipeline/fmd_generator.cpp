@@ -2,6 +2,7 @@
 #include "vmatplan/pipeline/fmd_generator.h"
 
 #include <chrono>
+#include <filesystem>
 
 #include "vmatplan/core/config_path.h"
 #include "vmatplan/core/error.h"
@@ -134,6 +135,25 @@ BevPlanStart start_bev_plan(const FluenceStageContext& c) {
   s.plan.fluence.control_point_count = cps;
   s.plan.fluence.values.assign(static_cast<size_t>(cps) * grid.size_per_control_point(), 0.0f);
   return s;
+}
+
+std::string fmd_student_unavailable_reason(const FluenceStageContext& c) {
+  // Weights the user named are used (a wrong folder is then an error naming it); only the
+  // shipped folder's absence (an install without models/) is a reason.
+  const std::string shipped = model_dir(generator_role(FmdGeneratorKind::kStudent).model);
+  if (c.learned.weights_dir.empty() && !std::filesystem::is_regular_file(shipped + "/manifest.json"))
+    return "no shipped FMD model at " + shipped;
+  if (c.protocol.prescription.targets.empty()) return "the protocol has no target level";
+  // The same geometry and grid as start_bev_plan, without the conditioning (milliseconds).
+  const Structure& target = c.roles.resolve(c.patient, c.protocol.prescription.targets.front().role);
+  const PlanGeometry geometry =
+      build_plan_geometry(c.patient, c.machine, c.options.arcs, target.name, c.options.jaw_margin_mm, {});
+  try {
+    check_grid_on_canvas(FmdCanvas{}, fluence_grid_for_plan(geometry, c.machine, c.options.bixel_width_mm));
+  } catch (const ProcessingError& e) {
+    return std::string("the plan's fluence grid is not on the FMD canvas (") + e.what() + ")";
+  }
+  return "";
 }
 
 std::unique_ptr<FluenceGenerator> make_fmd_generator(FmdGeneratorKind kind) {

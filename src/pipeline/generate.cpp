@@ -149,6 +149,7 @@ nlohmann::json generate_options_json(const GenerateOptions& o) {
   is_default("arcs", o.arcs.empty());
   is_default("generator", o.generator == d.generator);
   is_default("refiner", o.refiner == d.refiner);
+  is_default("aperture_max_iterations", o.aperture_max_iterations == d.aperture_max_iterations);
   is_default("sequencer", o.sequencer_method == d.sequencer_method);
   is_default("bixel_width_mm", o.fluence.bixel_width_mm == d.fluence.bixel_width_mm);
   is_default("optimisation_dose_spacing_mm", o.fluence.dose_spacing_mm == d.fluence.dose_spacing_mm);
@@ -173,6 +174,8 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
     throw UsageError("--final-dose-spacing must be positive");
   if (!(options.final_dose_cp_spacing_deg > 0))
     throw UsageError("--final-dose-cp-spacing must be positive");
+  // Training examples are the reference planner's plans, never a learned generator's.
+  if (options.training_export && options.generator == "auto") options.generator = "classical";
   options.fluence = fluence_stage_options(options);
   set_dose_engine_threads(options.threads);
 
@@ -237,7 +240,7 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
                         {"patient_id", patient.identity.patient_id},
                         {"machine", machine.name},
                         {"protocol", protocol.name},
-                        {"generator", options.generator},
+                        {"generator", fluence.info.value("generator", options.generator)},
                         {"refiner", options.refiner}};
   SequencedPlan sequenced = sequence_arcs(fluence_plan, machine, so);
   DeliveryPlan delivery = sequenced.plan;

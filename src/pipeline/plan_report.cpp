@@ -28,8 +28,11 @@ std::string plan_section_html(const nlohmann::json& s) {
   auto row = [&h](const std::string& k, const std::string& v) {
     h += "<tr><td>" + xml_escape(k) + "</td><td>" + xml_escape(v) + "</td></tr>\n";
   };
-  row("Generator / refiner", s["options"]["generator"].get<std::string>() + " / " +
-                                 s["options"]["refiner"].get<std::string>());
+  // "auto" names the generator it chose, e.g. "auto (fmd)".
+  std::string generator = s["options"]["generator"].get<std::string>();
+  const std::string used = s.value("fluence_stage", nlohmann::json::object()).value("generator", generator);
+  if (used != generator) generator += " (" + used + ")";
+  row("Generator / refiner", generator + " / " + s["options"]["refiner"].get<std::string>());
   row("Beams", std::to_string(p["beams"].get<int>()) + " arcs, " +
                    std::to_string(p["control_points"].get<int>()) + " control points");
   row("MU per fraction", number(p["mu_per_fraction"].get<double>()));

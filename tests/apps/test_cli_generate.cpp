@@ -57,7 +57,7 @@ TEST_CASE("generate writes a plan folder; bad input writes nothing", "[cli][gene
   CHECK(!fs::exists(dir + "/bad"));
   auto unknown = test::run_cli("generate --patient " + patient + " --generator magic --out " + dir + "/bad");
   CHECK(unknown.exit_code == 2);
-  CHECK(unknown.err.find("available: classical") != std::string::npos);
+  CHECK(unknown.err.find("available: auto, classical") != std::string::npos);
   CHECK(!fs::exists(dir + "/bad"));
 }
 

@@ -109,6 +109,8 @@ TEST_CASE("batch --training-set writes examples and a manifest", "[cli][batch][t
   for (const auto& e : m["patients"]) {
     const std::string id = e["id"], path = dir + "/run/" + e["file"].get<std::string>();
     INFO(id);
+    // Training examples are the reference (classical) planner's plans, whatever the default.
+    CHECK(read_json_file(dir + "/run/" + id + "/summary.json")["fluence_stage"]["generator"] == "classical");
     CHECK(e["file"] == id + "/training.safetensors");
     REQUIRE(fs::is_regular_file(path));
     CHECK(e["bytes"].get<uintmax_t>() == fs::file_size(path));

@@ -64,6 +64,10 @@ CATCH_TEST_CASE("generate writes a deliverable, valid plan with dose and report"
   const std::vector<std::string> expected{"load",     "fluence",    "refine", "sequence",
                                           "aperture", "final_dose", "write"};
   CATCH_CHECK(r.meterset["status"] == "applied");
+  // The FMD student builds no engine: the aperture stage sets one up, timed apart.
+  CATCH_CHECK(r.meterset["engine_setup_seconds"].get<double>() > 0);
+  CATCH_CHECK(r.meterset["optimisation_seconds"].get<double>() > 0);
+  CATCH_CHECK(r.meterset["iteration_limit"] == 15);  // DAO's default after the FMD student
   CATCH_CHECK(stages_seen == expected);
   CATCH_REQUIRE(r.stage_seconds.size() == expected.size());
 
@@ -88,7 +92,11 @@ CATCH_TEST_CASE("generate writes a deliverable, valid plan with dose and report"
   CATCH_CHECK(s["plan"]["mu_per_fraction"].get<double>() > 0);
   CATCH_CHECK(s["plan"]["delivery_time_s"].get<double>() > 0);
   CATCH_CHECK(s["stages"].size() == expected.size());
-  CATCH_CHECK(s["options"]["generator"] == "classical");
+  // The default generator: the shipped FMD student, as the grid is on its canvas.
+  CATCH_CHECK(s["options"]["generator"] == "auto");
+  CATCH_CHECK(s["fluence_stage"]["generator"] == "fmd");
+  CATCH_CHECK(s["fluence_stage"]["generator_choice"].get<std::string>().find("FMD student") != std::string::npos);
+  CATCH_CHECK(read_json(dir + "/plan/fluence.json")["extra"]["generator"] == "fmd");
   const auto& defaults = s["options"]["defaults"];
   CATCH_CHECK(std::find(defaults.begin(), defaults.end(), "protocol") != defaults.end());
   CATCH_CHECK(std::find(defaults.begin(), defaults.end(), "arcs") == defaults.end());
@@ -144,14 +152,14 @@ CATCH_TEST_CASE("generate fails on bad input without writing", "[pipeline]") {
     generate_plan(o);
     CATCH_FAIL("expected a UsageError");
   } catch (const UsageError& e) {
-    CATCH_CHECK(std::string(e.what()).find("available: classical") != std::string::npos);
+    CATCH_CHECK(std::string(e.what()).find("available: auto, classical") != std::string::npos);
   }
   CATCH_CHECK(fs::is_empty(dir));  // no staged leftovers either
 }
 
 CATCH_TEST_CASE("fluence stages are found by name and can be registered", "[pipeline]") {
   CATCH_CHECK(fluence_generator_names() ==
-              std::vector<std::string>{"classical", "fmd", "fmd-regression", "fmd-teacher", "open-field", "plan"});
+              std::vector<std::string>{"auto", "classical", "fmd", "fmd-regression", "fmd-teacher", "open-field", "plan"});
   // "none" is built in; the learned refiners (pipeline/l2plan_refiners.h) are there once
   // registered, which other tests of this process may have done.
   const auto refiners = fluence_refiner_names();
@@ -180,4 +188,22 @@ CATCH_TEST_CASE("fluence stages are found by name and can be registered", "[pipe
   CATCH_CHECK(p.fluence.values == std::vector<float>{1.0f, 2.0f});
   const auto names = fluence_refiner_names();
   CATCH_CHECK(std::find(names.begin(), names.end(), "test_half") != names.end());
+}
+
+CATCH_TEST_CASE("generator auto plans with the classical optimiser where FMD cannot", "[pipeline][slow]") {
+  const std::string dir = test::scratch_dir("pipeline_generate_auto");
+  const std::string patient = make_phantom(dir, 6);
+  // 7 mm bixels are not on the FMD canvas (5 mm lines): the classical optimiser, and why.
+  GenerateOptions o = coarse(patient, dir + "/plan");
+  o.fluence.bixel_width_mm = 7;
+  o.meterset = false;
+  generate_plan(o);
+  const auto s = read_json(dir + "/plan/summary.json");
+  CATCH_CHECK(s["fluence_stage"]["generator"] == "classical");
+  const std::string why = s["fluence_stage"]["generator_choice"].get<std::string>();
+  CATCH_CHECK(why.find("classical optimiser, as the plan's fluence grid is not on the FMD canvas") != std::string::npos);
+  CATCH_CHECK(why.find("bixel edge") != std::string::npos);
+  std::ifstream html(dir + "/plan/report.html");
+  const std::string page((std::istreambuf_iterator<char>(html)), std::istreambuf_iterator<char>());
+  CATCH_CHECK(page.find("auto (classical) / none") != std::string::npos);
 }

@@ -26,6 +26,13 @@ ClassicalPlanOptions fluence_stage_options(const GenerateOptions& options);
 SequencerOptions sequencer_stage_options(const GenerateOptions& options, const Protocol& protocol,
                                          const std::string& target_name);
 
+// DAO's iteration limit: options.aperture_max_iterations when set (>= 0), else 15 when
+// `fluence` is the FMD student's and 25 otherwise. From the student's fluence 15 kept
+// every goal of 10 validation phantoms (seeds 20000-20009) with 16 evaluations instead of
+// 28 and rectum V-metrics within a point or so; from the classical fluence 15 lost a goal
+// on regression_small (docs/sequencing.md).
+int dao_iteration_limit(const GenerateOptions& options, const FluencePlan& fluence);
+
 struct DeliveryOptimisation {
   DeliveryPlan plan;          // optimised when applied, else the sequenced plan unchanged
   bool applied = false;       // false: off (--no-meterset) or the result was not deliverable

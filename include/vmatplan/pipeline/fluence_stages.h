@@ -7,8 +7,9 @@
 //   FluencePlan f = gen->generate(context);
 //   f = make_fluence_refiner("none")->refine(context, std::move(f));
 //
-// Built in: generator "classical" (make_classical_plan: geometry, engine, projected
-// L-BFGS, normalisation), generators "fmd" (the one-step FMD student), "fmd-teacher" (its
+// Built in: generator "auto" (the default: "fmd" where the FMD student can plan the patient,
+// else "classical"; fmd_student_unavailable_reason), generator "classical"
+// (make_classical_plan: geometry, engine, projected L-BFGS, normalisation), generators "fmd" (the one-step FMD student), "fmd-teacher" (its
 // EDM teacher) and "fmd-regression" (the regression baseline; pipeline/fmd_generator.h,
 // docs/fmd.md), the baseline "open-field" (pipeline/open_field_generator.h), generator
 // "plan" (the fluence plan of an earlier run, context.start_plan: re-planning with changed

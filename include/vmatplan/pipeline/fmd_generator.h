@@ -28,6 +28,14 @@ enum class FmdGeneratorKind { kStudent, kTeacher, kRegression };
 
 std::unique_ptr<FluenceGenerator> make_fmd_generator(FmdGeneratorKind kind);
 
+// Why the FMD student cannot plan this context, or "" when it can: generator "auto" (the
+// default, fluence_stages.h) plans with the student then, else with the classical
+// optimiser. Reasons: no weights folder given and no shipped models/fmd (an install
+// without models), or the plan's fluence grid is not on the canvas (bixels other than 5 or
+// 10 mm, a target wider than the canvas). A folder given with --weights, or a shipped one
+// that is broken, is not a reason: the student's load then fails with the file named.
+std::string fmd_student_unavailable_reason(const FluenceStageContext& context);
+
 // Where every BEV-conditioned generator (the ones above, "open-field") starts: the plan
 // geometry and fluence grid as the classical planner makes them, an all-zero fluence on
 // that grid, the grid's BEV conditioning, and the MU scale of the normalised fluence.

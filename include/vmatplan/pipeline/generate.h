@@ -5,7 +5,7 @@
 //   opt.patient = "data/phantom1";  opt.out = "out/plan1";
 //   GenerateResult r = generate_plan(opt, [](const StageProgress& p) { ... });
 //
-// Stages: load -> fluence (generator, e.g. "classical") -> refine (refiner, e.g. "none")
+// Stages: load -> fluence (generator, default "auto": FMD or classical) -> refine (refiner, e.g. "none")
 // -> sequence (apertures + MU per control point; checked for deliverability) -> direct
 // aperture optimisation of leaves and MU (optimize/aperture_optimizer.h), or with
 // --sequencer sweep re-optimisation of the MU (optimize/meterset_optimizer.h); --no-meterset
@@ -39,7 +39,10 @@ struct GenerateOptions {
   std::string protocol = kDefaultProtocol;      // name or JSON path
   std::string machine = "generic_6mv_mlc120";   // name or JSON path
   std::vector<std::string> arcs;                // "start:stop:cw|ccw[:spacing...]"; empty: two full arcs
-  std::string generator = "classical";
+  // "auto": the FMD student where it can plan the patient, else the classical optimiser
+  // (fluence_stages.h); with training_export always the classical optimiser, the
+  // reference planner whose plans the learned stages are trained on.
+  std::string generator = "auto";
   std::string refiner = "none";
   ClassicalPlanOptions fluence;                 // bixel, optimisation grid, seed, optimizer
   SequencerOptions sequencer;                   // fractions/dose/target are set from the protocol
@@ -58,9 +61,10 @@ struct GenerateOptions {
   bool meterset = true;                         // optimise the apertures (DAO) / their MU
   int meterset_max_iterations = 200;            // sweep's meterset optimiser
   // Direct aperture optimisation: iterations and MU weight (ApertureOptimizerOptions'
-  // defaults). 15 / 5, faster, kept fewer goals on 2 of regression_small's 3 coarse (10 mm)
-  // phantoms (docs/sequencing.md).
-  int aperture_max_iterations = 25;
+  // defaults). Iterations -1: dao_iteration_limit's default for the fluence DAO starts from
+  // (15 after the FMD student's, 25 after the others'; docs/sequencing.md). 15 / 5 from the
+  // classical fluence kept fewer goals on 2 of regression_small's 3 coarse (10 mm) phantoms.
+  int aperture_max_iterations = -1;
   double aperture_mu_weight = 2.5;
   bool renormalise_mu = true;                   // scale MU so the final dose meets the rule
   int threads = 1;                              // dose engine and LibTorch threads
