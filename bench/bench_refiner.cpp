@@ -5,7 +5,11 @@
 //
 //   bench_refiner --seeds 30000,30001 [--weights DIR] [--sections predictor,refiners]
 //                 [--spacing 2,2,2.5] [--bixel 5] [--dose-spacing 5] [--arc-spacing 4]
-//                 [--start conformal|fmd] [--fmd-weights DIR] [--fmd-seed S]
+//                 [--start conformal|fmd] [--fmd-weights DIR] [--fmd-seed S] [--cache DIR]
+//
+// --cache DIR keeps each patient's converged reference and classical runs (they do not
+// depend on the L2Plan weights), keyed by the settings, so that a later call with
+// --weights only runs L2Plan.
 //
 // Patients: pelvis phantoms made in-process from their seeds (as `vmatplan phantom --seed
 // N --spacing ...`) with --protocol (default the default protocol), and any --patient
