@@ -1,9 +1,15 @@
 // L2Plan benchmark (issue 13): the dose predictor against the pencil-beam engine, and the
 // convergence of the refiners (L2Plan, projected gradient, Adam, L-BFGS) from the same
-// conformal start, as objective / converged classical optimum after N steps.
+// start (conformal, the FMD student's fluence with --start fmd, or an L-BFGS iterate), as
+// objective / converged classical optimum after N steps.
 //
 //   bench_refiner --seeds 30000,30001 [--weights DIR] [--sections predictor,refiners]
 //                 [--spacing 2,2,2.5] [--bixel 5] [--dose-spacing 5] [--arc-spacing 4]
+//                 [--start conformal|fmd] [--fmd-weights DIR] [--fmd-seed S] [--cache DIR]
+//
+// --cache DIR keeps each patient's converged reference and classical runs (they do not
+// depend on the L2Plan weights), keyed by the settings, so that a later call with
+// --weights only runs L2Plan.
 //
 // Patients: pelvis phantoms made in-process from their seeds (as `vmatplan phantom --seed
 // N --spacing ...`) with --protocol (default the default protocol), and any --patient
@@ -14,20 +20,26 @@
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <algorithm>
 #include <chrono>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <sstream>
 
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/threads.h"
+#include "vmatplan/evaluation/normalisation.h"
 #include "vmatplan/io/patient_loader.h"
 #include "vmatplan/learn/dose_predictor.h"
 #include "vmatplan/learn/l2plan_training.h"
 #include "vmatplan/learn/refine_problem.h"
 #include "vmatplan/patient/pelvis_phantom.h"
+#include "vmatplan/pipeline/fmd_generator.h"
 
 using namespace vmatplan;
 
@@ -119,6 +131,11 @@ struct RefinerSettings {
   // > 0: start from the L-BFGS iterate after this many iterations (a stand-in for a
   // generator's near-optimal output until FMD exists) instead of the conformal start.
   int start_lbfgs_iterations = 0;
+  std::string start = "conformal";  // conformal | fmd (the FMD student's fluence, fmd_seed)
+  std::string fmd_weights;          // "" = models/fmd
+  uint64_t fmd_seed = 0;
+  std::string cache_dir;            // --cache: reference and classical runs per patient
+  std::string cache_key;            // the settings they depend on
 };
 
 // A patient's refinement problem on the engine from the conformal start.
@@ -143,8 +160,12 @@ Case make_case(const BenchPatient& bp, const Machine& machine, const StructureRo
                                                       c.refine.engine->compute_voxels());
   FluenceOptimizerOptions w = protocol_optimizer_options(co.plan.optimizer, protocol, machine);
   c.options = w;
-  c.problem = std::make_unique<RefineProblem>(c.refine.engine_dose(), c.objective, c.refine.geometry,
-                                              c.refine.conformal_start, w);
+  // The FMD start: the "fmd" generator's fluence for the unchanged protocol, one seed for
+  // every method and patient.
+  const FluenceMaps start = rs.start == "fmd" ? fmd_refine_start(bp.patient, bp.protocol, machine, roles, co.plan, c.refine,
+                                                                 rs.fmd_weights, rs.fmd_seed)
+                                              : c.refine.conformal_start;
+  c.problem = std::make_unique<RefineProblem>(c.refine.engine_dose(), c.objective, c.refine.geometry, start, w);
   if (rs.start_lbfgs_iterations > 0) {
     FluenceOptimizerOptions oo = w;
     oo.max_iterations = rs.start_lbfgs_iterations;
@@ -175,6 +196,71 @@ std::vector<double> lbfgs_trace(const Case& c, int iterations, double relative_t
       optimize_fluence(*c.refine.engine, *c.objective, c.refine.geometry, c.problem->to_maps(c.problem->start()), oo);
   if (x_final) *x_final = c.problem->variables(r.fluence);
   return trace;
+}
+
+// Clinical goals met by the variables x on the engine's dose, normalised per the protocol
+// (as generate's MU normalisation would): {passed, goals}.
+std::pair<int, int> goals_met(const Case& c, const BenchPatient& bp, const StructureRoles& roles, const torch::Tensor& x) {
+  DoseImage d = c.refine.engine->dose_image(c.problem->to_maps(x));
+  const PlanEvaluation e = normalise_to_protocol(bp.patient, d, bp.protocol, roles).evaluation;
+  return {e.goals_passed(), static_cast<int>(e.goals.size())};
+}
+
+// What a patient's reference and classical runs gave (--cache keeps it between runs).
+struct Baselines {
+  double reference_f = 0, reference_seconds = 0;
+  int reference_iterations = 0;
+  std::vector<double> lbfgs, pgd, adam;  // objective at the start and after each step
+  double lbfgs_seconds = 0, pgd_seconds = 0, adam_seconds = 0;
+  std::pair<int, int> goals_start, goals_converged, goals_lbfgs, goals_pgd, goals_adam;
+};
+
+std::string file_name_of(const std::string& name) {
+  std::string f = name;
+  for (char& ch : f)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return f;
+}
+
+void write_baselines(const std::string& path, const std::string& key, const Baselines& b) {
+  const nlohmann::json j = {{"key", key},
+                            {"reference_f", b.reference_f},
+                            {"reference_seconds", b.reference_seconds},
+                            {"reference_iterations", b.reference_iterations},
+                            {"lbfgs", b.lbfgs},
+                            {"pgd", b.pgd},
+                            {"adam", b.adam},
+                            {"seconds", {b.lbfgs_seconds, b.pgd_seconds, b.adam_seconds}},
+                            {"goals", {b.goals_start, b.goals_converged, b.goals_lbfgs, b.goals_pgd, b.goals_adam}}};
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream f(path);
+  f << j.dump() << "\n";
+  if (!f) throw InputError(path, "cannot write the baseline cache");
+}
+
+// False when there is no cache file or it was written with other settings.
+bool read_baselines(const std::string& path, const std::string& key, Baselines* b) {
+  std::ifstream f(path);
+  if (!f) return false;
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(f);
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(path, std::string("not valid JSON (") + e.what() + ")");
+  }
+  if (j.value("key", "") != key) return false;
+  b->reference_f = j.at("reference_f");
+  b->reference_seconds = j.at("reference_seconds");
+  b->reference_iterations = j.at("reference_iterations");
+  b->lbfgs = j.at("lbfgs").get<std::vector<double>>();
+  b->pgd = j.at("pgd").get<std::vector<double>>();
+  b->adam = j.at("adam").get<std::vector<double>>();
+  const auto s = j.at("seconds").get<std::vector<double>>();
+  b->lbfgs_seconds = s.at(0), b->pgd_seconds = s.at(1), b->adam_seconds = s.at(2);
+  const auto g = j.at("goals").get<std::vector<std::pair<int, int>>>();
+  b->goals_start = g.at(0), b->goals_converged = g.at(1), b->goals_lbfgs = g.at(2), b->goals_pgd = g.at(3),
+  b->goals_adam = g.at(4);
+  return true;
 }
 
 double at_step(const std::vector<double>& trace, int k) {
@@ -213,45 +299,86 @@ void refiner_section(const std::vector<BenchPatient>& patients, const std::vecto
 
   std::map<std::string, std::vector<std::vector<double>>> ratios;  // method -> patient -> ratio per step
   std::map<std::string, double> seconds_per_step;
+  std::map<std::string, std::pair<int, int>> goals;  // method -> goals passed, goals (all patients)
   std::vector<std::string> order;
-  auto add = [&](const std::string& name, const std::vector<double>& trace, double f_star, double seconds) {
+  auto add = [&](const std::string& name, const std::vector<double>& trace, double f_star, double seconds,
+                 std::pair<int, int> met) {
     if (!ratios.count(name)) order.push_back(name);
+    goals[name].first += met.first;
+    goals[name].second += met.second;
     std::vector<double> r;
     for (int k : rs.steps) r.push_back(at_step(trace, k) / f_star);
     ratios[name].push_back(r);
     seconds_per_step[name] += seconds / max_steps / patients.size();
   };
+  const std::string adam_name = "Adam (lr " + std::to_string(adam_lr).substr(0, 5) + " f_ref)";
   for (const BenchPatient& bp : patients) {
     const Case c = make_case(bp, machine, roles, co, rs);
-    const auto t0 = std::chrono::steady_clock::now();
-    torch::Tensor x_ref;
-    const std::vector<double> ref = lbfgs_trace(c, rs.reference_iterations, 1e-4, &x_ref);
-    const double ref_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    auto t1 = std::chrono::steady_clock::now();
-    const std::vector<double> lb = lbfgs_trace(c, max_steps, -1.0, nullptr);
-    const double lb_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
-    const RefineTrace pgd = run_l2plan(nullptr, pgd_arch, *c.problem, c.problem->start(), max_steps);
-    const RefineTrace adam = run_adam(*c.problem, c.problem->start(), max_steps, adam_lr);
+    // The reference and the classical methods do not depend on the L2Plan weights: with
+    // --cache they are computed once per patient and settings and read back afterwards.
+    const std::string key = rs.cache_key + " | " + bp.name + " | adam lr " + std::to_string(adam_lr) + " | pgd priors " +
+                            std::to_string(pgd_arch.row_prior) + std::to_string(pgd_arch.cp_prior);
+    const std::string cache_file = rs.cache_dir.empty() ? "" : rs.cache_dir + "/" + file_name_of(bp.name) + ".json";
+    Baselines b;
+    if (!cache_file.empty() && read_baselines(cache_file, key, &b)) {
+      std::printf("# %s: reference and classical methods read from %s\n", bp.name.c_str(), cache_file.c_str());
+    } else {
+      const auto t0 = std::chrono::steady_clock::now();
+      torch::Tensor x_ref;
+      const std::vector<double> ref = lbfgs_trace(c, rs.reference_iterations, 1e-4, &x_ref);
+      b.reference_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      b.reference_iterations = static_cast<int>(ref.size()) - 1;
+      b.reference_f = std::min(ref.back(), c.problem->value_only(x_ref));
+      auto t1 = std::chrono::steady_clock::now();
+      torch::Tensor x_lb;
+      b.lbfgs = lbfgs_trace(c, max_steps, -1.0, &x_lb);
+      b.lbfgs_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+      const RefineTrace pgd = run_l2plan(nullptr, pgd_arch, *c.problem, c.problem->start(), max_steps);
+      const RefineTrace adam = run_adam(*c.problem, c.problem->start(), max_steps, adam_lr);
+      b.pgd = pgd.objective, b.pgd_seconds = pgd.seconds;
+      b.adam = adam.objective, b.adam_seconds = adam.seconds;
+      b.goals_start = goals_met(c, bp, roles, c.problem->start());
+      b.goals_converged = goals_met(c, bp, roles, x_ref);
+      b.goals_lbfgs = goals_met(c, bp, roles, x_lb);
+      b.goals_pgd = goals_met(c, bp, roles, pgd.x);
+      b.goals_adam = goals_met(c, bp, roles, adam.x);
+      if (!cache_file.empty()) write_baselines(cache_file, key, b);
+    }
     RefineTrace l2;
     if (model.net) l2 = run_l2plan(model.net, model.arch, *c.problem, c.problem->start(), max_steps);
-    double f_star = std::min({ref.back(), c.problem->value_only(x_ref), *std::min_element(lb.begin(), lb.end()),
-                              pgd.objective.back(), adam.objective.back()});
+    double f_star = std::min({b.reference_f, *std::min_element(b.lbfgs.begin(), b.lbfgs.end()), b.pgd.back(),
+                              b.adam.back()});
     if (model.net) f_star = std::min(f_star, l2.objective.back());
-    std::printf("# %s: F(start) %.4g, converged L-BFGS F* %.4g after %zu iterations (%.1f s)\n", bp.name.c_str(),
-                c.problem->value_only(c.problem->start()), f_star, ref.size() - 1, ref_s);
+    std::printf("# %s: F(start) %.4g, converged L-BFGS F* %.4g after %d iterations (%.1f s)\n", bp.name.c_str(),
+                c.problem->value_only(c.problem->start()), f_star, b.reference_iterations, b.reference_seconds);
     std::fflush(stdout);
-    if (model.net) add("L2Plan (smoke-trained)", l2.objective, f_star, l2.seconds);
-    add("projected gradient", pgd.objective, f_star, pgd.seconds);
-    add("Adam (lr " + std::to_string(adam_lr).substr(0, 5) + " f_ref)", adam.objective, f_star, adam.seconds);
-    add("L-BFGS", lb, f_star, lb_s);
+    goals["start"].first += b.goals_start.first;
+    goals["start"].second += b.goals_start.second;
+    goals["converged"].first += b.goals_converged.first;
+    goals["converged"].second += b.goals_converged.second;
+    std::vector<std::pair<std::string, std::pair<int, int>>> met;
+    if (model.net) {
+      met.emplace_back("L2Plan", goals_met(c, bp, roles, l2.x));
+      add("L2Plan", l2.objective, f_star, l2.seconds, met.back().second);
+    }
+    met.emplace_back("projected gradient", b.goals_pgd);
+    add("projected gradient", b.pgd, f_star, b.pgd_seconds, b.goals_pgd);
+    met.emplace_back(adam_name, b.goals_adam);
+    add(adam_name, b.adam, f_star, b.adam_seconds, b.goals_adam);
+    met.emplace_back("L-BFGS", b.goals_lbfgs);
+    add("L-BFGS", b.lbfgs, f_star, b.lbfgs_seconds, b.goals_lbfgs);
+    std::printf("# %s: goals met (normalised per the protocol) start %d/%d", bp.name.c_str(), b.goals_start.first,
+                b.goals_start.second);
+    for (const auto& [name, g] : met) std::printf(", %s %d", name.c_str(), g.first);
+    std::printf(" after %d steps; converged L-BFGS %d\n", max_steps, b.goals_converged.first);
   }
   std::printf("\n## Objective / converged optimum after N steps (mean over %zu patients; max in brackets)\n\n",
               patients.size());
   std::printf("| method |");
   for (int k : rs.steps) std::printf(" %d |", k);
-  std::printf(" s per step | within 2 %% at <= 30 steps |\n|---|");
+  std::printf(" s per step | within 2 %% at <= 30 steps | goals met after %d steps |\n|---|", max_steps);
   for (size_t i = 0; i < rs.steps.size(); ++i) std::printf("---|");
-  std::printf("---|---|\n");
+  std::printf("---|---|---|\n");
   for (const std::string& name : order) {
     std::printf("| %s |", name.c_str());
     const auto& per = ratios[name];
@@ -270,8 +397,11 @@ void refiner_section(const std::vector<BenchPatient>& patients, const std::vecto
       }
       std::printf(" %.3f (%.3f) |", mean, mx);
     }
-    std::printf(" %.3f | %d / %zu |\n", seconds_per_step[name], within, per.size());
+    std::printf(" %.3f | %d / %zu | %d / %d |\n", seconds_per_step[name], within, per.size(), goals[name].first,
+                goals[name].second);
   }
+  std::printf("\nGoals met (normalised per the protocol): at the start %d / %d, at the converged optimum %d / %d\n",
+              goals["start"].first, goals["start"].second, goals["converged"].first, goals["converged"].second);
 }
 
 }  // namespace
@@ -306,6 +436,12 @@ int main(int argc, char** argv) {
   app.add_option("--reference-iterations", rs.reference_iterations, "Iterations of the converged L-BFGS reference");
   app.add_option("--start-lbfgs", rs.start_lbfgs_iterations,
                  "Start from the L-BFGS iterate after K iterations instead of the conformal start");
+  app.add_option("--start", rs.start, "Start of every method: conformal or fmd (the FMD student's fluence)");
+  app.add_option("--fmd-weights", rs.fmd_weights, "FMD model folder for --start fmd (default models/fmd)");
+  app.add_option("--fmd-seed", rs.fmd_seed, "FMD noise seed for --start fmd (the same for every patient and method)");
+  app.add_option("--cache", rs.cache_dir,
+                 "Folder keeping each patient's reference and classical runs (reused by a later run with the same "
+                 "settings, e.g. with --weights)");
   app.add_option("--objective-weight", factors, "ROLE=FACTOR objective weight change (flexibility runs)");
   std::string protocol_name = kDefaultProtocol;
   std::vector<std::string> tightenings;
@@ -319,10 +455,23 @@ int main(int argc, char** argv) {
     if (eq == std::string::npos) throw UsageError("--tighten-volume '" + t + "': expected ROLE=FRACTION");
     tighten.push_back({t.substr(0, eq), std::stod(t.substr(eq + 1))});
   }
+  if (rs.start != "conformal" && rs.start != "fmd") throw UsageError("--start: expected conformal or fmd, got '" + rs.start + "'");
   const Protocol seed_protocol = flexibility_protocol(protocol_name, tighten);
   for (const std::string& f : factors) {
     const auto eq = f.find('=');
     rs.weight_factors.emplace_back(f.substr(0, eq), std::stod(f.substr(eq + 1)));
+  }
+  {
+    std::ostringstream k;
+    k << "spacing";
+    for (double v : spacing) k << " " << v;
+    k << " | bixel " << co.plan.bixel_width_mm << " | dose " << co.plan.dose_spacing_mm << " | arcs " << arc_spacing_deg
+      << " | protocol " << protocol_name << " | start " << rs.start << " " << rs.fmd_weights << " " << rs.fmd_seed
+      << " lbfgs " << rs.start_lbfgs_iterations << " | reference " << rs.reference_iterations << " | steps";
+    for (int n : rs.steps) k << " " << n;
+    for (const std::string& t : tightenings) k << " | tighten " << t;
+    for (const std::string& f : factors) k << " | weight " << f;
+    rs.cache_key = k.str();
   }
   set_dose_engine_threads(threads);
   co.plan.arcs = default_two_arcs(arc_spacing_deg);
@@ -331,9 +480,11 @@ int main(int argc, char** argv) {
   const StructureRoles roles = StructureRoles::load_default();
   const std::vector<BenchPatient> patients = load_patients(seeds, spacing, dirs, seed_protocol);
   std::printf("# bench_refiner: %zu patients, bixel %.1f mm, dose grid %.1f mm, arcs 2 x %.0f deg, %d threads, "
-              "protocol %s%s\n",
+              "protocol %s%s, start %s\n",
               patients.size(), co.plan.bixel_width_mm, co.plan.dose_spacing_mm, arc_spacing_deg, threads,
-              protocol_name.c_str(), tighten.empty() ? "" : " (volume limits tightened)");
+              protocol_name.c_str(), tighten.empty() ? "" : " (volume limits tightened)",
+              rs.start == "fmd" ? ("fmd (seed " + std::to_string(rs.fmd_seed) + ")").c_str()
+                                : (rs.start_lbfgs_iterations > 0 ? "L-BFGS iterate" : "conformal"));
   if (std::find(sections.begin(), sections.end(), "predictor") != sections.end())
     predictor_section(patients, machine, roles, co);
   if (std::find(sections.begin(), sections.end(), "refiners") != sections.end())

@@ -10,7 +10,12 @@
 
 #include "commands.h"
 #include "vmatplan/core/error.h"
+#include "vmatplan/core/config_path.h"
+#include "vmatplan/learn/fmd_canvas.h"
+#include "vmatplan/learn/fmd_model_io.h"
 #include "vmatplan/learn/l2plan_training.h"
+#include "vmatplan/pipeline/fmd_generator.h"
+#include "vmatplan/pipeline/training_set.h"
 
 namespace fs = std::filesystem;
 
@@ -21,7 +26,35 @@ struct TrainL2PlanCmdOptions {
   L2PlanTrainOptions train;
   std::string data;  // folder of patient folders
   double arc_spacing_deg = 4.0;
+  std::string start;        // fmd | conformal; "" = fmd when the FMD weights are found
+  std::string fmd_weights;  // "" = models/fmd
+  double start_noise = -1;  // < 0: 0.1 from the FMD start, 0.3 from the conformal start
 };
+
+// --start fmd: the FMD student's fluence with the episode's noise seed (pipeline's FMD
+// generator, the same call as bench_refiner --start fmd).
+void set_start(TrainL2PlanCmdOptions& opt) {
+  L2PlanTrainOptions& o = opt.train;
+  const std::string dir = opt.fmd_weights.empty() ? model_dir("fmd") : opt.fmd_weights;
+  std::string start = opt.start;
+  if (start.empty()) start = fs::exists(dir + "/manifest.json") ? "fmd" : "conformal";
+  if (start != "fmd" && start != "conformal") throw UsageError("--start: expected fmd or conformal, got '" + start + "'");
+  o.start = start;
+  o.start_noise = opt.start_noise >= 0 ? opt.start_noise : (start == "fmd" ? 0.1 : 0.3);
+  if (start != "fmd") return;
+  const LoadedFmdNetwork student = load_fmd_network(dir, "student", kTrainingSetVersion, FmdCanvas{});
+  o.start_info = {{"fmd_weights_dir", dir}, {"fmd_student_sha256", student.weights_sha256}};
+  const std::string protocol_name = o.protocol, machine_name = o.machine;
+  const double arc_spacing = opt.arc_spacing_deg;
+  const ClassicalPlanOptions plan = o.cases.plan;
+  auto protocol = std::make_shared<const Protocol>(load_protocol(protocol_name));
+  auto roles = std::make_shared<const StructureRoles>(StructureRoles::load_default());
+  auto machine = std::make_shared<Machine>(Machine::load_named(machine_name));
+  machine->max_cp_spacing_deg = std::max(machine->max_cp_spacing_deg, arc_spacing);
+  o.start_fluence = [=](const Patient& patient, const RefineCase& refine, uint64_t seed) {
+    return fmd_refine_start(patient, *protocol, *machine, *roles, plan, refine, dir, seed);
+  };
+}
 
 std::string eta_text(double s) {
   char b[32];
@@ -42,13 +75,16 @@ int run_train_l2plan(TrainL2PlanCmdOptions opt, const GlobalOptions& global) {
     o.patients.insert(o.patients.end(), dirs.begin(), dirs.end());
   }
   o.cases.plan.arcs = default_two_arcs(opt.arc_spacing_deg);
+  set_start(opt);
   // The effective command, for the manifest (patients listed after --data expansion).
   o.command = {"vmatplan", "--threads", std::to_string(global.threads), "train", "l2plan", "--out", o.out,
                "--seed", std::to_string(o.seed), "--epochs", std::to_string(o.epochs), "--unroll",
                std::to_string(o.unroll), "--steps", std::to_string(o.steps), "--lr", std::to_string(o.learning_rate),
                "--hidden", std::to_string(o.arch.hidden), "--protocol", o.protocol, "--bixel",
                std::to_string(o.cases.plan.bixel_width_mm), "--dose-spacing", std::to_string(o.cases.plan.dose_spacing_mm),
-               "--arc-spacing", std::to_string(opt.arc_spacing_deg)};
+               "--arc-spacing", std::to_string(opt.arc_spacing_deg), "--start", o.start, "--start-noise",
+               std::to_string(o.start_noise), "--cache-cases", std::to_string(o.max_cached_cases)};
+  if (o.start == "fmd") o.command.insert(o.command.end(), {"--fmd-weights", o.start_info["fmd_weights_dir"].get<std::string>()});
   if (!o.arch.row_prior) o.command.push_back("--no-row-prior");
   if (!o.arch.cp_prior) o.command.push_back("--no-cp-prior");
   if (o.use_predictor) o.command.push_back("--predictor");
@@ -101,6 +137,15 @@ Command add_train_l2plan_command(CLI::App& train, const GlobalOptions& global) {
   sub->add_option("--dose-spacing", o.cases.plan.dose_spacing_mm, "Dose grid, mm")->capture_default_str();
   sub->add_option("--arc-spacing", opt->arc_spacing_deg, "Control-point spacing of the two arcs, deg")->capture_default_str();
   sub->add_flag("--predictor", o.use_predictor, "Meta-train on the dose predictor instead of the engine");
+  sub->add_option("--start", opt->start,
+                  "Episode start: fmd (the FMD student, a noise seed per episode) or conformal; default fmd when "
+                  "the FMD weights are found");
+  sub->add_option("--fmd-weights", opt->fmd_weights, "FMD model folder for --start fmd (default models/fmd)");
+  sub->add_option("--start-noise", opt->start_noise,
+                  "Multiplicative start noise: x (1 + U(-n, n)) per bixel (default 0.1 from fmd, 0.3 from conformal)");
+  sub->add_option("--cache-cases", o.max_cached_cases,
+                  "Keep every patient's engine in memory when there are at most this many patients")
+      ->capture_default_str();
   return {sub, [opt, &global] { return run_train_l2plan(*opt, global); }};
 }
 

@@ -84,6 +84,7 @@ nlohmann::json run_identity(const L2PlanTrainOptions& o) {
   return {{"patients", o.patients},   {"seed", o.seed},
           {"unroll", o.unroll},       {"steps", o.steps},
           {"learning_rate", o.learning_rate}, {"start_noise", o.start_noise},
+          {"start", o.start},         {"start_info", o.start_info},
           {"use_predictor", o.use_predictor}, {"protocol", o.protocol},
           {"machine", o.machine},     {"architecture", o.arch.to_json()},
           {"bixel_mm", o.cases.plan.bixel_width_mm}, {"dose_spacing_mm", o.cases.plan.dose_spacing_mm},
@@ -151,7 +152,8 @@ Checkpoint load_checkpoint(const std::string& dir, L2PlanNet& net, MetaAdam& ada
   return c;
 }
 
-// One episode: randomised protocol, noisy start, `steps` steps in unrolls of `unroll`.
+// One episode: randomised protocol, start (FMD with this episode's seed, or conformal) with
+// noise, `steps` steps in unrolls of `unroll`.
 double run_episode(const L2PlanTrainOptions& o, L2PlanNet net, MetaAdam& adam, const TrainingCase& tc,
                    const Protocol& base, const Machine& machine, const StructureRoles& roles,
                    std::mt19937_64& rng) {
@@ -159,6 +161,12 @@ double run_episode(const L2PlanTrainOptions& o, L2PlanNet net, MetaAdam& adam, c
   auto objective = std::make_shared<const PlanObjective>(tc.patient, protocol, roles, tc.refine.engine->dose_grid(),
                                                          tc.refine.engine->compute_voxels());
   FluenceMaps start = tc.refine.conformal_start;
+  if (o.start_fluence) {
+    start = o.start_fluence(tc.patient, tc.refine, rng());
+    if (start.values.size() != tc.refine.conformal_start.values.size())
+      throw ProcessingError("train l2plan: the " + o.start + " start has " + std::to_string(start.values.size()) +
+                            " fluence values, the plan grid " + std::to_string(tc.refine.conformal_start.values.size()));
+  }
   std::uniform_real_distribution<double> noise(1.0 - o.start_noise, 1.0 + o.start_noise);
   for (float& v : start.values) v = static_cast<float>(v * noise(rng));
   const FluenceOptimizerOptions weights = protocol_optimizer_options(o.cases.plan.optimizer, protocol, machine);
@@ -294,7 +302,8 @@ L2PlanTrainResult train_l2plan(const L2PlanTrainOptions& o) {
         {"epochs", ck.epochs_done},
         {"randomisation", "weights x [1/3,3] log-uniform; OAR limits x [0.85,1.05]; DVH volumes x [0.8,1.2]; "
                           "prescription x [0.9,1.1]"},
-        {"start", "conformal start x (1 + U(-noise, noise))"},
+        {"start", o.start + " start x (1 + U(-noise, noise)), noise " + std::to_string(o.start_noise) +
+                      (o.start_fluence ? "; FMD noise seed drawn per episode" : "")},
         {"meta_loss", "mean over unroll steps of log(F(x_t)/F(x_0))"}}},
       {"commands", {o.command}},
       {"metrics", {{"epoch_meta_loss", ck.epoch_meta_loss}, {"benchmark", nullptr}}},

@@ -156,6 +156,24 @@ std::string fmd_student_unavailable_reason(const FluenceStageContext& c) {
   return "";
 }
 
+FluenceMaps fmd_refine_start(const Patient& patient, const Protocol& protocol, const Machine& machine,
+                             const StructureRoles& roles, const ClassicalPlanOptions& plan,
+                             const RefineCase& refine, const std::string& weights_dir, uint64_t seed) {
+  FluenceStageContext context{patient, protocol, machine, roles, plan, {}};
+  context.learned.weights_dir = weights_dir;
+  context.learned.seed = seed;
+  FluencePlan f = FmdGenerator(FmdGeneratorKind::kStudent).generate(context);
+  const FluenceGrid& a = f.fluence.grid;
+  const FluenceGrid& b = refine.grid;
+  const bool same_grid = a.first_leaf_pair == b.first_leaf_pair && a.row_edges_mm == b.row_edges_mm &&
+                         a.bixel_width_mm == b.bixel_width_mm && a.x_min_mm == b.x_min_mm &&
+                         a.bixel_count == b.bixel_count;
+  if (!same_grid || f.fluence.control_point_count != refine.conformal_start.control_point_count ||
+      f.geometry.beams.size() != refine.geometry.beams.size())
+    throw ProcessingError("FMD start: the generator's plan geometry or fluence grid differs from the refiner's");
+  return std::move(f.fluence);
+}
+
 std::unique_ptr<FluenceGenerator> make_fmd_generator(FmdGeneratorKind kind) {
   return std::make_unique<FmdGenerator>(kind);
 }

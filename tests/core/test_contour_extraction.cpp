@@ -3,6 +3,7 @@
 
 #include "vmatplan/core/contour_extraction.h"
 #include "vmatplan/core/contour_rasterizer.h"
+#include "test_support.h"
 
 using namespace vmatplan;
 

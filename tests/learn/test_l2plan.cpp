@@ -3,14 +3,18 @@
 // and bad files fail with one line naming the file, meta-training resumes identically.
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
 #include "learn/learn_fixture.h"
 #include "test_support.h"
+#include "vmatplan/core/config_path.h"
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/sha256.h"
+#include "vmatplan/pipeline/fmd_generator.h"
 #include "vmatplan/pipeline/l2plan_refiners.h"
 #include "vmatplan/learn/l2plan_training.h"
 #include "vmatplan/pipeline/fluence_stages.h"
@@ -190,4 +194,23 @@ CATCH_TEST_CASE("L2Plan meta-training: smoke run, and --resume continues identic
   // A different run in the same folder is refused.
   o.seed = 9;
   CATCH_CHECK_THROWS_AS(train_l2plan(o), UsageError);
+}
+
+CATCH_TEST_CASE("the FMD start is the fmd generator's fluence on the refiner's plan grid", "[learn][l2plan]") {
+  const test::LearnFixture& f = test::learn_fixture();
+  const std::string fmd = model_dir("fmd");
+  const FluenceMaps a = fmd_refine_start(f.patient, f.protocol, f.machine, f.roles, f.options.plan, f.refine, fmd, 5);
+  FluenceStageContext c{f.patient, f.protocol, f.machine, f.roles, f.options.plan, {}};
+  c.learned.weights_dir = fmd;
+  c.learned.seed = 5;
+  const FluencePlan g = make_fluence_generator("fmd")->generate(c);
+  CATCH_CHECK(a.values == g.fluence.values);
+  CATCH_CHECK(a.control_point_count == f.refine.conformal_start.control_point_count);
+  CATCH_CHECK(a.grid.row_edges_mm == f.refine.grid.row_edges_mm);
+  CATCH_CHECK(a.grid.x_min_mm == f.refine.grid.x_min_mm);
+  CATCH_CHECK(a.values.size() == f.refine.conformal_start.values.size());
+  CATCH_CHECK(*std::max_element(a.values.begin(), a.values.end()) > 0.0f);
+  // Another noise seed, another sample: what varies the training episodes' starts.
+  const FluenceMaps b = fmd_refine_start(f.patient, f.protocol, f.machine, f.roles, f.options.plan, f.refine, fmd, 6);
+  CATCH_CHECK(b.values != a.values);
 }

@@ -2,11 +2,16 @@
 // `--refiner l2plan` without a model and malformed flags fail with one line.
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "test_support.h"
+#include "vmatplan/core/config_path.h"
+#include "vmatplan/core/json_file.h"
+#include "vmatplan/core/sha256.h"
 
 using namespace vmatplan;
 
@@ -106,4 +111,26 @@ CATCH_TEST_CASE("generate --from re-plans an earlier plan with a changed objecti
   const test::CommandResult both = test::run_cli(replan + " --out " + dir + "/bad3 --generator classical");
   CATCH_CHECK(both.exit_code == 2);
   for (const char* bad : {"/bad1", "/bad2", "/bad3"}) CATCH_CHECK_FALSE(std::ifstream(dir + bad + "/summary.json").good());
+}
+
+CATCH_TEST_CASE("train l2plan --start fmd: a smoke epoch from the FMD student's fluence", "[learn][l2plan][cli]") {
+  const std::string dir = test::scratch_dir("l2plan_fmd_start");
+  std::string patient;
+  CATCH_REQUIRE(test::make_tiny_phantom(dir, 4, &patient).exit_code == 0);
+  const std::string base = "--threads 1 train l2plan --patients " + patient +
+                           " --epochs 1 --steps 2 --unroll 2 --hidden 4 --bixel 10 --dose-spacing 10 --arc-spacing 30";
+  const test::CommandResult r = test::run_cli(base + " --out " + dir + "/fmd --start fmd --seed 3");
+  CATCH_REQUIRE(r.exit_code == 0);
+  const nlohmann::json m = read_json_file(dir + "/fmd/manifest.json");
+  const nlohmann::json& run = m["training"]["run"];
+  CATCH_CHECK(run["start"] == "fmd");
+  CATCH_CHECK(run["start_noise"].get<double>() == 0.1);
+  CATCH_CHECK(run["start_info"]["fmd_student_sha256"] == sha256_file_hex(model_dir("fmd") + "/student.safetensors"));
+  CATCH_REQUIRE(m["metrics"]["epoch_meta_loss"].size() == 1);
+  CATCH_CHECK(std::isfinite(m["metrics"]["epoch_meta_loss"][0].get<double>()));
+
+  const test::CommandResult bad = test::run_cli(base + " --out " + dir + "/bad --start noisy");
+  CATCH_CHECK(bad.exit_code == 2);
+  CATCH_CHECK(bad.err.find("--start") != std::string::npos);
+  CATCH_CHECK(lines(bad.err) == 1);
 }

@@ -9,7 +9,9 @@
 // one training patient, RANDOMISES its protocol (objective weights x [1/3, 3] log-uniform,
 // organ-at-risk dose limits x [0.85, 1.05], DVH volumes x [0.8, 1.2], the prescription and
 // target levels x [0.9, 1.1]) so that the optimiser does not learn one objective, starts
-// from the conformal start with multiplicative noise, and runs `steps` L2Plan steps without
+// from `start_fluence` (the app passes the FMD student's fluence with a noise seed drawn
+// per episode: `--start fmd`) or the conformal start, either with multiplicative noise
+// (`start_noise`), and runs `steps` L2Plan steps without
 // the safeguard in truncated unrolls of `unroll` steps. The meta-loss of an unroll is the
 // mean of log(F(x_t) / F(x_0)) over its steps (log: scale-free across patients); its
 // gradient flows through the updates, not through the gradient inputs (those are detached,
@@ -35,6 +37,10 @@ struct L2PlanTrainProgress {
   double elapsed_s = 0, eta_s = 0;
 };
 
+// An episode's start fluence on the case's grid, from the training patient, its refine
+// case (geometry, grid) and a seed drawn per episode.
+using L2PlanStartFunction = std::function<FluenceMaps(const Patient&, const RefineCase&, uint64_t seed)>;
+
 struct L2PlanTrainOptions {
   std::vector<std::string> patients;  // patient folders (load_patient)
   std::string out;                    // model folder (checkpoint/ inside while training)
@@ -45,6 +51,9 @@ struct L2PlanTrainOptions {
   int steps = 20;                     // N: steps per episode
   double learning_rate = 1e-3;
   double start_noise = 0.3;           // start x (1 + U(-noise, noise)) per bixel
+  std::string start = "conformal";    // the start's name (manifest, --resume identity)
+  nlohmann::json start_info;          // what else identifies it (e.g. the FMD weights' sha256)
+  L2PlanStartFunction start_fluence;  // empty: the conformal start
   bool use_predictor = false;         // meta-train on the dose predictor instead of the engine
   std::string protocol = "prostate_60gy_20fx";
   std::string machine = "generic_6mv_mlc120";
