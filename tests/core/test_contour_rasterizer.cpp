@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "vmatplan/core/contour_rasterizer.h"
+#include "test_support.h"
 
 using namespace vmatplan;
 
