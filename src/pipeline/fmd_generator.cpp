@@ -114,26 +114,42 @@ class FmdGenerator : public FluenceGenerator {
   FmdGeneratorKind kind_;
 };
 
-}  // namespace
+// The plan geometry and fluence grid as the classical planner makes them (isocentre at the
+// target, jaws fitted): where start_bev_plan starts, and what the canvas check looks at.
+struct PlanFrame {
+  std::string target_role;
+  PlanGeometry geometry;
+  FluenceGrid grid;
+};
 
-BevPlanStart start_bev_plan(const FluenceStageContext& c) {
+PlanFrame plan_frame(const FluenceStageContext& c) {
   const ClassicalPlanOptions& o = c.options;
   if (c.protocol.prescription.targets.empty())
     throw ProcessingError("protocol '" + c.protocol.name + "' has no target level");
-  const std::string target_role = c.protocol.prescription.targets.front().role;
-  const Structure& target = c.roles.resolve(c.patient, target_role);
+  PlanFrame f;
+  f.target_role = c.protocol.prescription.targets.front().role;
+  const Structure& target = c.roles.resolve(c.patient, f.target_role);
+  f.geometry = build_plan_geometry(c.patient, c.machine, o.arcs, target.name, o.jaw_margin_mm, {});
+  f.grid = fluence_grid_for_plan(f.geometry, c.machine, o.bixel_width_mm);
+  return f;
+}
+
+}  // namespace
+
+BevPlanStart start_bev_plan(const FluenceStageContext& c) {
+  PlanFrame frame = plan_frame(c);
   BevPlanStart s;
-  s.plan.geometry = build_plan_geometry(c.patient, c.machine, o.arcs, target.name, o.jaw_margin_mm, {});
-  const FluenceGrid grid = fluence_grid_for_plan(s.plan.geometry, c.machine, o.bixel_width_mm);
   const auto t_cond = Clock::now();
-  s.conditioning = compute_bev_conditioning({c.patient, c.roles, target_role, s.plan.geometry, grid, c.machine.sad_mm});
+  s.conditioning = compute_bev_conditioning(
+      {c.patient, c.roles, frame.target_role, frame.geometry, frame.grid, c.machine.sad_mm});
   s.conditioning_seconds = seconds_since(t_cond);
   const int fractions = std::max(1, c.protocol.prescription.fractions);
   const int cps = s.conditioning.control_points;
   s.mu_per_unit = fmd_fluence_scale_mu(c.protocol.prescription.total_dose_gy / fractions, cps) * fractions;
-  s.plan.fluence.grid = grid;
+  s.plan.geometry = std::move(frame.geometry);
+  s.plan.fluence.grid = std::move(frame.grid);
   s.plan.fluence.control_point_count = cps;
-  s.plan.fluence.values.assign(static_cast<size_t>(cps) * grid.size_per_control_point(), 0.0f);
+  s.plan.fluence.values.assign(static_cast<size_t>(cps) * s.plan.fluence.grid.size_per_control_point(), 0.0f);
   return s;
 }
 
@@ -143,13 +159,10 @@ std::string fmd_student_unavailable_reason(const FluenceStageContext& c) {
   const std::string shipped = model_dir(generator_role(FmdGeneratorKind::kStudent).model);
   if (c.learned.weights_dir.empty() && !std::filesystem::is_regular_file(shipped + "/manifest.json"))
     return "no shipped FMD model at " + shipped;
-  if (c.protocol.prescription.targets.empty()) return "the protocol has no target level";
-  // The same geometry and grid as start_bev_plan, without the conditioning (milliseconds).
-  const Structure& target = c.roles.resolve(c.patient, c.protocol.prescription.targets.front().role);
-  const PlanGeometry geometry =
-      build_plan_geometry(c.patient, c.machine, c.options.arcs, target.name, c.options.jaw_margin_mm, {});
+  // start_bev_plan's grid, without the conditioning (milliseconds).
+  const PlanFrame frame = plan_frame(c);
   try {
-    check_grid_on_canvas(FmdCanvas{}, fluence_grid_for_plan(geometry, c.machine, c.options.bixel_width_mm));
+    check_grid_on_canvas(FmdCanvas{}, frame.grid);
   } catch (const ProcessingError& e) {
     return std::string("the plan's fluence grid is not on the FMD canvas (") + e.what() + ")";
   }
