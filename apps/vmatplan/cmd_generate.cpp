@@ -102,6 +102,9 @@ void add_plan_options(CLI::App* sub, GenerateOptions& p, const std::string& prot
                   "Direct aperture optimisation iteration limit (default: 15 after the fmd generator's "
                   "fluence, 25 after the others')")
       ->check(CLI::NonNegativeNumber);
+  sub->add_flag("!--no-final-grid-correction", p.final_grid_correction,
+                "Do not re-run DAO against the final grid's dose when a goal met on the optimisation "
+                "grid fails on the final dose (only warn)");
   sub->add_option("--meterset-iter", p.meterset_max_iterations, "Meterset iteration limit")->capture_default_str();
   sub->add_option("--seed", p.fluence.seed, "Seed of the initial-fluence jitter")->capture_default_str();
   sub->add_option("--weights", p.learned.weights_dir,

@@ -187,6 +187,17 @@ ApertureResult optimize_apertures(const DeliveryPlan& plan, const PencilBeamEngi
   };
 
   ApertureResult res;
+  const torch::Tensor compute_voxels = torch::tensor(engine.compute_voxels(), torch::kInt64);
+  if (!opt.dose_correction_gy.empty() &&
+      static_cast<int64_t>(opt.dose_correction_gy.size()) != engine.dose_grid().voxel_count())
+    throw ProcessingError("aperture optimisation: the dose correction has " +
+                          std::to_string(opt.dose_correction_gy.size()) + " voxels, the engine's grid " +
+                          std::to_string(engine.dose_grid().voxel_count()));
+  torch::Tensor correction_at_voxels;
+  if (!opt.dose_correction_gy.empty())
+    correction_at_voxels = torch::from_blob(const_cast<float*>(opt.dose_correction_gy.data()),
+                                            {static_cast<int64_t>(opt.dose_correction_gy.size())}, torch::kFloat)
+                               .index_select(0, compute_voxels);
   // Value (objective + MU term) of v; with_graph keeps the autograd graph, so that the
   // gradient (gradient() below) is computed only for the trial points the line search
   // accepts: a rejected trial costs one engine forward pass, not forward and backward.
@@ -208,7 +219,9 @@ ApertureResult optimize_apertures(const DeliveryPlan& plan, const PencilBeamEngi
                                 .index_add(0, mix_cp_a, mix_w_a * per_interval)
                                 .index_add(0, mix_cp_b, mix_w_b * per_interval)
                                 .view({cps, rows, bixels});
-    torch::Tensor dose_obj = objective.value(engine.dose_at_voxels(fluence).to(torch::kDouble));
+    torch::Tensor dose = engine.dose_at_voxels(fluence);
+    if (correction_at_voxels.defined()) dose = dose + correction_at_voxels;
+    torch::Tensor dose_obj = objective.value(dose.to(torch::kDouble));
     torch::Tensor total_mu = torch::zeros({}, torch::kDouble);
     for (const auto& m : e.mu) total_mu = total_mu + m.sum().to(torch::kDouble);
     e.total = dose_obj + mu_scale * total_mu;
@@ -258,13 +271,20 @@ ApertureResult optimize_apertures(const DeliveryPlan& plan, const PencilBeamEngi
     }
     return out;
   };
+  // The engine's dose of a plan (linear in MU) and the dose the objective, normalisation
+  // and evaluation see: that plus the correction, when one is given.
   auto dose_of = [&](const DeliveryPlan& p) {
     res.fluence = aperture_fluence_on_geometry(p, grid, engine_geometry, machine);
     return engine.dose_image(res.fluence);
   };
+  auto seen = [&](const Image3D<float>& dose) {
+    if (opt.dose_correction_gy.empty()) return dose;
+    Image3D<float> out = dose;
+    for (size_t v = 0; v < out.voxels.size(); ++v) out.voxels[v] += opt.dose_correction_gy[v];
+    return out;
+  };
   // The protocol objective of a dose image on the engine's grid, read at the compute
   // voxels: no second engine pass for a dose already computed.
-  const torch::Tensor compute_voxels = torch::tensor(engine.compute_voxels(), torch::kInt64);
   auto objective_of = [&](const Image3D<float>& dose) {
     torch::NoGradGuard ng;
     const torch::Tensor all = torch::from_blob(const_cast<float*>(dose.voxels.data()),
@@ -276,7 +296,7 @@ ApertureResult optimize_apertures(const DeliveryPlan& plan, const PencilBeamEngi
     for (double m : s.mu) res.mu_sequenced += m;
   // The sequenced plan's objective from its delivered fluence (the exact integral of the
   // leaf motion), whose dose the normalisation below needs anyway.
-  const Image3D<float> sequenced_dose = dose_of(write_plan(var));
+  const Image3D<float> sequenced_dose = seen(dose_of(write_plan(var)));
   res.objective_sequenced = objective_of(sequenced_dose);
   if (opt.normalise_first) {
     // Start from the normalised sequenced plan: the protocol's normalisation is applied at
@@ -418,7 +438,7 @@ ApertureResult optimize_apertures(const DeliveryPlan& plan, const PencilBeamEngi
     // Dose is linear in MU: scale every interval, keep at least the minimum MU and at most
     // the machine's MU per degree (the gantry slows where the dose rate would exceed).
     for (int round = 0;; ++round) {
-      const double k = normalisation_scale(ctx.patient, dose, ctx.protocol, ctx.roles);
+      const double k = normalisation_scale(ctx.patient, seen(dose), ctx.protocol, ctx.roles);
       if (!(k > 0) || std::abs(k - 1.0) < 1e-3 || round == 3) break;
       bool clamped = false;
       for (BeamState& s : var.beams) {
@@ -442,8 +462,9 @@ ApertureResult optimize_apertures(const DeliveryPlan& plan, const PencilBeamEngi
       }
     }
   }
-  if (opt.normalise) res.evaluation = evaluate_plan(ctx.patient, dose, ctx.protocol, ctx.roles);
-  res.objective_final = objective_of(dose);
+  const Image3D<float> final_dose = seen(dose);
+  if (opt.normalise) res.evaluation = evaluate_plan(ctx.patient, final_dose, ctx.protocol, ctx.roles);
+  res.objective_final = objective_of(final_dose);
   for (const BeamState& s : var.beams)
     for (double m : s.mu) res.mu_final += m;
   res.violations = check_deliverability(res.plan, machine);

@@ -32,6 +32,14 @@ SequencerOptions sequencer_stage_options(const GenerateOptions& options, const P
   return so;
 }
 
+std::shared_ptr<const PencilBeamEngine> optimisation_engine(const FluencePlan& fluence, const Patient& patient,
+                                                            const Machine& machine, const GenerateOptions& options) {
+  if (fluence.engine) return fluence.engine;
+  DoseEngineOptions mo;
+  mo.dose_spacing_mm = options.fluence.dose_spacing_mm;
+  return std::make_shared<const PencilBeamEngine>(patient, machine, fluence.geometry, fluence.fluence.grid, mo);
+}
+
 int dao_iteration_limit(const GenerateOptions& options, const FluencePlan& fluence) {
   if (options.aperture_max_iterations >= 0) return options.aperture_max_iterations;
   return fluence.info.value("generator", "") == "fmd" ? 15 : 25;
@@ -48,13 +56,7 @@ DeliveryOptimisation optimise_delivery(const DeliveryPlan& sequenced, const Flue
   // Its set-up is timed apart (summary.json): a learned generator builds no engine, so
   // the set-up falls in this stage and is not aperture optimisation.
   const auto t_setup = SteadyClock::now();
-  std::shared_ptr<const PencilBeamEngine> shared = fluence.engine;
-  if (!shared) {
-    DoseEngineOptions mo;
-    mo.dose_spacing_mm = options.fluence.dose_spacing_mm;
-    shared = std::make_shared<const PencilBeamEngine>(context.patient, machine, fluence.geometry,
-                                                      fluence.fluence.grid, mo);
-  }
+  const std::shared_ptr<const PencilBeamEngine> shared = optimisation_engine(fluence, context.patient, machine, options);
   const PencilBeamEngine& engine = *shared;
   const double engine_setup_s = fluence.engine ? 0.0 : seconds_since(t_setup);
   const auto t_optimise = SteadyClock::now();

@@ -28,6 +28,7 @@
 #include "vmatplan/patient/patient_checks.h"
 #include "vmatplan/optimize/meterset_optimizer.h"
 #include "vmatplan/pipeline/delivery_stages.h"
+#include "vmatplan/pipeline/final_dose_stage.h"
 #include "vmatplan/pipeline/fluence_stages.h"
 #include "vmatplan/pipeline/grid_goal_check.h"
 #include "vmatplan/pipeline/l2plan_refiners.h"
@@ -39,30 +40,6 @@
 namespace vmatplan {
 namespace {
 
-// The control points 0, k, 2k, ... of every beam, k the largest common divisor of the
-// beams' interval counts whose gantry step stays within max_step_deg (at least 1).
-PlanGeometry every_kth_control_point(const PlanGeometry& g, double max_step_deg) {
-  int n = 0;
-  double step = 0;
-  for (const Beam& b : g.beams) {
-    const int intervals = static_cast<int>(b.control_points.size()) - 1;
-    if (intervals <= 0) continue;
-    n = std::gcd(n, intervals);
-    step = std::max(step, gantry_step_deg(b.control_points[0].gantry_deg,
-                                          b.control_points[1].gantry_deg, b.direction));
-  }
-  int k = 1;
-  for (int d = 1; d <= n; ++d)
-    if (n % d == 0 && d * step <= max_step_deg + 1e-9) k = d;
-  PlanGeometry out = g;
-  for (Beam& b : out.beams) {
-    if (b.control_points.size() < 2) continue;
-    std::vector<ControlPointGeometry> kept;
-    for (size_t c = 0; c < b.control_points.size(); c += k) kept.push_back(b.control_points[c]);
-    b.control_points = std::move(kept);
-  }
-  return out;
-}
 namespace fs = std::filesystem;
 using Clock = SteadyClock;
 
@@ -77,17 +54,6 @@ void export_patient_dicom(const Patient& patient, const StructureRoles& roles, c
   fs::create_directories(dir, ec);
   if (ec) throw InputError(dir, "cannot create folder: " + ec.message());
   write_dicom_patient(copy, dir);
-}
-
-DeliveryPlan scale_mu(DeliveryPlan plan, double scale) {
-  for (auto& b : plan.beams) {
-    b.meterset_mu *= scale;
-    // Same beam-on time: the dose rates scale with the MU.
-    if (b.dose_rate_mu_per_min > 0) b.dose_rate_mu_per_min *= scale;
-    for (auto& cp : b.control_points)
-      if (cp.dose_rate_mu_per_min > 0) cp.dose_rate_mu_per_min *= scale;
-  }
-  return plan;
 }
 
 // Times stages and reports progress.
@@ -138,7 +104,8 @@ nlohmann::json generate_options_json(const GenerateOptions& o) {
                       {"final_dose_cp_spacing_deg", o.final_dose_cp_spacing_deg},
                       {"meterset", o.meterset}, {"meterset_max_iterations", o.meterset_max_iterations},
                       {"aperture_max_iterations", o.aperture_max_iterations},
-                      {"renormalise_mu", o.renormalise_mu}, {"threads", o.threads},
+                      {"renormalise_mu", o.renormalise_mu},
+                      {"final_grid_correction", o.final_grid_correction}, {"threads", o.threads},
                       {"training_export", o.training_export}};
   if (!o.from_plan.empty()) j["from"] = o.from_plan;
   if (!o.objective_weight_factors.empty()) j["objective_weight_factors"] = o.objective_weight_factors;
@@ -260,43 +227,38 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
 
   fluence.engine.reset();  // the optimisation grid's operator is not needed any more
   clock.begin("final_dose");
-  DoseEngineOptions eo;
-  eo.dose_spacing_mm = options.final_dose_spacing_mm;
-  const PlanGeometry geometry = delivered_geometry(delivery, fluence.geometry);
-  const PlanGeometry dose_geometry = every_kth_control_point(geometry, options.final_dose_cp_spacing_deg);
-  // Computed once, streaming (no stored operator): the memory of a 3 mm or 2.5 mm grid
-  // stays that of the dose volume.
-  DoseImage dose = calculate_dose(
-      patient, machine, dose_geometry,
-      aperture_fluence_on_geometry(delivery, fluence.fluence.grid, dose_geometry, machine), eo);
-  result.evaluation = evaluate_plan(patient, dose, protocol, roles);
-  // Sequencing changes the dose a little; the protocol's normalisation is restored by
-  // scaling the MU (dose is linear in MU) when the scaled plan is still deliverable.
-  const double scale = result.evaluation.normalisation_scale;
-  if (options.renormalise_mu && scale > 0.5 && scale < 2.0 && scale != 1.0) {
-    DeliveryPlan scaled = scale_mu(delivery, scale);
-    if (check_deliverability(scaled, machine).empty()) {
-      delivery = std::move(scaled);
-      for (float& v : dose.voxels) v = static_cast<float>(v * scale);
-      result.evaluation = evaluate_plan(patient, dose, protocol, roles);
-      result.mu_scale = scale;
-    }
+  const MetersetPlanContext plan_context{patient, protocol, roles};
+  FinalPlanDose final = final_plan_dose(delivery, fluence, plan_context, machine, options);
+  clock.end();
+  // A goal met where the plan was optimised but failed on the final dose: DAO again
+  // against the final grid's dose (final_dose_stage.h), when that meets more goals.
+  if (options.meterset) {
+    const bool lost = !goals_lost_between(optimised_evaluation, final.evaluation).empty();
+    if (lost) clock.begin("final_grid_correction");
+    FinalGridCorrection correction =
+        correct_for_final_grid(final, optimised_evaluation, fluence, plan_context, machine, options);
+    if (lost) clock.end();
+    if (correction.applied) final = std::move(correction.result);
+    result.final_grid_correction = std::move(correction.info);
   }
-  // A goal met where the plan was optimised but not in the exported dose is said, with
-  // where the difference lies.
+  delivery = std::move(final.plan);
+  DoseImage dose = std::move(final.dose);
+  result.evaluation = std::move(final.evaluation);
+  result.mu_scale = final.mu_scale;
+  // A goal still lost is said, with where the difference lies.
   for (std::string& w : goals_lost_on_final_grid(patient, optimised_evaluation, result.evaluation, dose,
                                                  options.fluence.dose_spacing_mm,
                                                  options.final_dose_spacing_mm)) {
     spdlog::warn("{}: {}", options.patient, w);
     result.plan_warnings.push_back(std::move(w));
   }
+  const PlanGeometry geometry = delivered_geometry(delivery, fluence.geometry);
   const auto violations = check_deliverability(delivery, machine);
   result.deliverability_violations = static_cast<int>(violations.size());
   if (!violations.empty())
     throw ProcessingError("sequenced plan is not deliverable: " + format_violation(violations.front()));
   result.complexity = compute_complexity(delivery, machine);
   for (const auto& b : delivery.beams) result.control_points += static_cast<int>(b.control_points.size());
-  clock.end();
 
   clock.begin("write");
   delivery.identity = patient.identity;

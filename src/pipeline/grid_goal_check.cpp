@@ -28,17 +28,25 @@ std::string fmt(const char* f, double v) {
 
 }  // namespace
 
+std::vector<size_t> goals_lost_between(const PlanEvaluation& optimised, const PlanEvaluation& final_eval) {
+  std::vector<size_t> out;
+  const size_t n = std::min(optimised.goals.size(), final_eval.goals.size());
+  for (size_t g = 0; g < n; ++g)
+    if (optimised.goals[g].pass && !final_eval.goals[g].pass &&
+        final_eval.goals[g].status != GoalStatus::kNotEvaluated)
+      out.push_back(g);
+  return out;
+}
+
 std::vector<std::string> goals_lost_on_final_grid(const Patient& patient, const PlanEvaluation& optimised,
                                                   const PlanEvaluation& final_eval,
                                                   const DoseImage& final_dose,
                                                   double optimisation_spacing_mm,
                                                   double final_spacing_mm) {
   std::vector<std::string> out;
-  const size_t n = std::min(optimised.goals.size(), final_eval.goals.size());
-  for (size_t g = 0; g < n; ++g) {
+  for (size_t g : goals_lost_between(optimised, final_eval)) {
     const GoalResult& before = optimised.goals[g];
     const GoalResult& after = final_eval.goals[g];
-    if (!before.pass || after.pass || after.status == GoalStatus::kNotEvaluated) continue;
     const MetricSpec& metric = after.goal.metric;
     std::string line = "goal " + after.structure + " " + metric.text + " " +
                        (after.goal.comparison == GoalComparison::kAtLeast ? ">= " : "<= ") +

@@ -42,6 +42,15 @@ std::string plan_section_html(const nlohmann::json& s) {
   row("MU renormalisation", "x" + number(p["mu_renormalisation_scale"].get<double>(), "%.4f"));
   row("Final dose grid", number(s["options"]["final_dose_spacing_mm"].get<double>(), "%g") + " mm");
   row("Meterset re-optimisation", s["meterset_reoptimization"].value("status", ""));
+  // Says what happened to goals met on the optimisation grid and failed on the final one.
+  const nlohmann::json c = s.value("final_grid_correction", nlohmann::json::object());
+  if (c.contains("status")) {
+    std::string v = c["status"].get<std::string>();
+    if (c.contains("goals_met_before"))
+      v += ": " + std::to_string(c["goals_met_before"].get<int>()) + " -> " +
+           std::to_string(c["goals_met_after"].get<int>()) + " goals met on the final grid";
+    row("Final-grid correction", v);
+  }
   h += "</table>\n";
   if (!s["patient_warnings"].empty() || !s["plan_warnings"].empty()) {
     h += "<h2>Warnings</h2>\n<ul>\n";
@@ -79,6 +88,7 @@ nlohmann::json generate_summary_json(const PlanSummaryInputs& in) {
   if (in.patient.format != "dicom") s["plan"]["files"].push_back("ct/ (CT series + RS.dcm)");
   s["fluence_stage"] = in.fluence_info;
   s["meterset_reoptimization"] = r.meterset;
+  s["final_grid_correction"] = r.final_grid_correction;
   s["options"] = generate_options_json(in.options);
   nlohmann::json stages = nlohmann::json::array();
   for (const auto& [name, sec] : r.stage_seconds) stages.push_back({{"stage", name}, {"seconds", sec}});

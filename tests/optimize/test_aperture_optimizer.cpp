@@ -10,6 +10,7 @@
 
 #include "optimize/coarse_plan_fixture.h"
 
+#include "vmatplan/core/error.h"
 #include "vmatplan/evaluation/protocol.h"
 #include "vmatplan/optimize/aperture_optimizer.h"
 #include "vmatplan/optimize/classical_planner.h"
@@ -142,4 +143,37 @@ CATCH_TEST_CASE("aperture optimisation from the normalised sequenced plan", "[op
   CATCH_CHECK(a.evaluation.normalisation_scale == Approx(1.0).epsilon(2e-3));
   CATCH_CHECK(a.violations.empty());
   CATCH_CHECK(check_deliverability(a.plan, fx.machine).empty());
+}
+
+CATCH_TEST_CASE("aperture optimisation sees its dose plus a given correction", "[optimize][dao]") {
+  // The final-grid correction (pipeline/final_dose_stage.h) hands DAO a per-voxel dose to
+  // add. A uniform -2 Gy shifts every dose metric by -2 Gy, so the normalisation (no
+  // iterations: only it) must scale the MU by exactly (V + 2) / V, V its dose value.
+  const ApertureFixture& fx = aperture_fixture();
+  const auto& [engine, objective, ctx] = dose_setup();
+  ApertureOptimizerOptions opt;
+  opt.max_iterations = 0;
+  const ApertureResult plain = optimize_apertures(fx.sequenced.plan, engine, fx.fluence_plan.geometry,
+                                                  objective, ctx, fx.machine, opt);
+  opt.dose_correction_gy.assign(static_cast<size_t>(engine.dose_grid().voxel_count()), -2.0f);
+  const ApertureResult shifted = optimize_apertures(fx.sequenced.plan, engine, fx.fluence_plan.geometry,
+                                                    objective, ctx, fx.machine, opt);
+  const double v = fx.protocol.prescription.normalisation.value_gy;
+  CATCH_REQUIRE(v > 0);
+  CATCH_INFO("MU " << plain.mu_final << " -> " << shifted.mu_final << ", V " << v);
+  CATCH_CHECK(shifted.mu_final / plain.mu_final == Approx((v + 2.0) / v).epsilon(2e-3));
+  // Its evaluation is of the corrected dose, which meets the normalisation.
+  CATCH_CHECK(shifted.evaluation.normalisation_scale == Approx(1.0).epsilon(2e-3));
+  CATCH_CHECK(shifted.violations.empty());
+  // With iterations the objective it lowers is that of the corrected dose.
+  opt.max_iterations = 4;
+  const ApertureResult optimised = optimize_apertures(fx.sequenced.plan, engine, fx.fluence_plan.geometry,
+                                                      objective, ctx, fx.machine, opt);
+  CATCH_CHECK(optimised.history.back() <= optimised.history.front());
+  CATCH_CHECK(optimised.violations.empty());
+  // A correction of another grid's size is refused.
+  opt.dose_correction_gy.pop_back();
+  CATCH_CHECK_THROWS_AS(optimize_apertures(fx.sequenced.plan, engine, fx.fluence_plan.geometry, objective,
+                                           ctx, fx.machine, opt),
+                        ProcessingError);
 }

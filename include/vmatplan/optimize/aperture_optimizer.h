@@ -77,6 +77,11 @@ struct ApertureOptimizerOptions {
   bool optimise_mu = true;
   bool normalise = true;           // apply the protocol's normalisation rule afterwards
   bool normalise_first = true;     // and to the sequenced plan before optimising
+  // Added to the engine's dose, voxel by voxel on engine.dose_grid() (empty: none), in
+  // every objective value, normalisation and evaluation: the final-grid correction
+  // (final_grid_correction.h) optimises against the final dose's difference from this
+  // grid's.
+  std::vector<float> dose_correction_gy;
 };
 
 struct ApertureResult {

@@ -8,10 +8,12 @@
 //   SequencedPlan s = sequence_arcs(fluence_plan_file, machine, so);  // "sequence"
 //   DeliveryOptimisation d = optimise_delivery(s.plan, fluence, {patient, protocol, roles},
 //                                              machine, options);       // "aperture" / "meterset"
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "vmatplan/dose/pencil_beam_engine.h"
 #include "vmatplan/optimize/meterset_optimizer.h"
 #include "vmatplan/pipeline/generate.h"
 
@@ -25,6 +27,11 @@ ClassicalPlanOptions fluence_stage_options(const GenerateOptions& options);
 // protocol has none), its prescription and the target's structure name.
 SequencerOptions sequencer_stage_options(const GenerateOptions& options, const Protocol& protocol,
                                          const std::string& target_name);
+
+// The optimisation grid's engine (options.fluence.dose_spacing_mm) over the fluence plan's
+// geometry and grid: the fluence stage's when it made one, else a new one.
+std::shared_ptr<const PencilBeamEngine> optimisation_engine(const FluencePlan& fluence, const Patient& patient,
+                                                            const Machine& machine, const GenerateOptions& options);
 
 // DAO's iteration limit: options.aperture_max_iterations when set (>= 0), else 15 when
 // `fluence` is the FMD student's and 25 otherwise. From the student's fluence 15 kept

@@ -67,6 +67,9 @@ struct GenerateOptions {
   int aperture_max_iterations = -1;
   double aperture_mu_weight = 2.5;
   bool renormalise_mu = true;                   // scale MU so the final dose meets the rule
+  // A goal met on the optimisation grid and failed on the final dose: DAO again against the
+  // final grid's dose (pipeline/final_dose_stage.h). Off: only the warning.
+  bool final_grid_correction = true;
   int threads = 1;                              // dose engine and LibTorch threads
   // Also write OUT/training.safetensors: BEV conditioning + the refined fluence (MU per
   // fraction) of this plan, an example for the learned stages (pipeline/training_set.h).
@@ -101,6 +104,9 @@ struct GenerateResult {
   // Goals met on the optimisation grid but failed on the final dose, and where
   // (pipeline/grid_goal_check.h).
   std::vector<std::string> plan_warnings;
+  // summary.json "final_grid_correction": {status, goals lost, rounds...}; empty when DAO
+  // did not run.
+  nlohmann::json final_grid_correction = nlohmann::json::object();
   nlohmann::json summary;      // what summary.json holds
   std::string out;
 };

@@ -17,6 +17,10 @@
 
 namespace vmatplan {
 
+// Indices of the goals met in `optimised` and failed (evaluated) in `final_eval`, same
+// protocol, same goal order.
+std::vector<size_t> goals_lost_between(const PlanEvaluation& optimised, const PlanEvaluation& final_eval);
+
 // One line per goal met in `optimised` (same protocol, same goal order) and failed in
 // `final_eval`, evaluated on `final_dose`.
 std::vector<std::string> goals_lost_on_final_grid(const Patient& patient,
