@@ -56,9 +56,10 @@ class AutoGenerator : public FluenceGenerator {
     if (!why_not.empty()) spdlog::info("generator auto: classical optimiser, as {}", why_not);
     FluencePlan out = why_not.empty() ? make_fmd_generator(FmdGeneratorKind::kStudent)->generate(c)
                                       : ClassicalGenerator().generate(c);
-    out.info["generator_choice"] =
-        why_not.empty() ? std::string("auto: the FMD student (shipped weights, grid on its canvas)")
-                        : "auto: the classical optimiser, as " + why_not;
+    const std::string weights =
+        c.learned.weights_dir.empty() ? std::string("shipped weights") : "weights " + c.learned.weights_dir;
+    out.info["generator_choice"] = why_not.empty() ? "auto: the FMD student (" + weights + ", grid on its canvas)"
+                                                   : "auto: the classical optimiser, as " + why_not;
     return out;
   }
 };

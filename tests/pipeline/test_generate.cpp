@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "test_support.h"
+#include "vmatplan/core/config_path.h"
 #include "vmatplan/core/error.h"
 #include "vmatplan/io/delivery_plan_io.h"
 #include "vmatplan/io/dose_reader.h"
@@ -97,7 +98,7 @@ CATCH_TEST_CASE("generate writes a deliverable, valid plan with dose and report"
   // The default generator: the shipped FMD student, as the grid is on its canvas.
   CATCH_CHECK(s["options"]["generator"] == "auto");
   CATCH_CHECK(s["fluence_stage"]["generator"] == "fmd");
-  CATCH_CHECK(s["fluence_stage"]["generator_choice"].get<std::string>().find("FMD student") != std::string::npos);
+  CATCH_CHECK(s["fluence_stage"]["generator_choice"] == "auto: the FMD student (shipped weights, grid on its canvas)");
   CATCH_CHECK(read_json(dir + "/plan/fluence.json")["extra"]["generator"] == "fmd");
   const auto& defaults = s["options"]["defaults"];
   CATCH_CHECK(std::find(defaults.begin(), defaults.end(), "protocol") != defaults.end());
@@ -208,6 +209,16 @@ CATCH_TEST_CASE("generator auto plans with the classical optimiser where FMD can
   std::ifstream html(dir + "/plan/report.html");
   const std::string page((std::istreambuf_iterator<char>(html)), std::istreambuf_iterator<char>());
   CATCH_CHECK(page.find("auto (classical) / none") != std::string::npos);
+
+  // Weights the user named are used by auto, and named in its choice.
+  GenerateOptions named = coarse(patient, dir + "/named");
+  named.meterset = false;
+  named.learned.weights_dir = model_dir("fmd");
+  generate_plan(named);
+  const auto n = read_json(dir + "/named/summary.json");
+  CATCH_CHECK(n["fluence_stage"]["generator"] == "fmd");
+  CATCH_CHECK(n["fluence_stage"]["generator_choice"] ==
+              "auto: the FMD student (weights " + model_dir("fmd") + ", grid on its canvas)");
 }
 
 CATCH_TEST_CASE("generate corrects for goals lost between the optimisation and the final grid",
