@@ -9,6 +9,7 @@
 #include <ctime>
 #include <mutex>
 
+#include "vmatplan/core/decimal_string.h"
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/uid.h"
 #include "vmatplan/core/version.h"
@@ -20,22 +21,7 @@ void quiet_dcmtk_log() {
   std::call_once(once, [] { OFLog::getLogger("dcmtk").setLogLevel(OFLogger::OFF_LOG_LEVEL); });
 }
 
-std::string ds(double v) {
-  if (v == 0.0 || std::abs(v) < 1e-300) return "0";
-  char buf[64];
-  for (bool allow_exponent : {false, true})  // "20" rather than "2e+01" where both fit
-    for (int p = 1; p <= 17; ++p) {
-      std::snprintf(buf, sizeof buf, "%.*g", p, v);
-      if (std::strlen(buf) > 16) break;
-      if (!allow_exponent && std::strchr(buf, 'e')) continue;
-      if (std::strtod(buf, nullptr) == v) return buf;
-    }
-  for (int p = 16; p >= 1; --p) {
-    std::snprintf(buf, sizeof buf, "%.*g", p, v);
-    if (std::strlen(buf) <= 16) return buf;
-  }
-  return "0";
-}
+std::string ds(double v) { return decimal_string(v); }
 
 std::string ds_list(const std::vector<double>& values) {
   std::string s;
