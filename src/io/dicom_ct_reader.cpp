@@ -96,12 +96,7 @@ FileScan scan_file(const std::string& path) {
   return r;
 }
 
-struct FolderScan {
-  std::vector<DicomSeriesInfo> series;
-  int skipped = 0;
-  std::vector<std::string> unreadable;  // "file: reason"
-  int dicom_files = 0;
-};
+using FolderScan = DicomFolderScan;
 
 FolderScan scan_folder(const std::string& dir) {
   init_dcmtk();
@@ -425,6 +420,8 @@ std::vector<DicomSeriesInfo> scan_dicom_folder(const std::string& dir, int* skip
   return scan.series;
 }
 
+DicomFolderScan scan_dicom_folder_files(const std::string& dir) { return scan_folder(dir); }
+
 CtImage read_ct_series(const std::string& path, const CtReadOptions& options,
                        DicomIdentity* identity, std::vector<std::string>* warnings) {
   std::error_code ec;
@@ -434,7 +431,12 @@ CtImage read_ct_series(const std::string& path, const CtReadOptions& options,
     dir = fs::path(path).parent_path().string();
     if (dir.empty()) dir = ".";
   }
-  const FolderScan scan = scan_folder(dir);
+  return read_ct_series(dir, scan_folder(dir), options, identity, warnings);
+}
+
+CtImage read_ct_series(const std::string& dir, const DicomFolderScan& scan,
+                       const CtReadOptions& options, DicomIdentity* identity,
+                       std::vector<std::string>* warnings) {
   const DicomSeriesInfo& series = choose_ct_series(dir, scan, options.series_uid);
   if (warnings)
     for (const std::string& u : scan.unreadable) warnings->push_back("skipped unreadable DICOM file " + u);

@@ -85,8 +85,10 @@ std::vector<Structure> read_folder_rtstruct(const std::vector<DicomSeriesInfo>& 
 
 Patient load_dicom(const std::string& dir, const std::string& only_file,
                    PatientLoadOptions options) {
-  int skipped = 0;
-  const auto series = scan_dicom_folder(dir, &skipped);
+  // One scan serves the CT series, the RTSTRUCT search and the messages below.
+  const DicomFolderScan scan = scan_dicom_folder_files(dir);
+  const std::vector<DicomSeriesInfo>& series = scan.series;
+  const int skipped = scan.skipped;
   std::vector<const DicomSeriesInfo*> cts;
   const DicomSeriesInfo* rtstruct_series = nullptr;
   for (const auto& s : series) {
@@ -137,7 +139,7 @@ Patient load_dicom(const std::string& dir, const std::string& only_file,
   Patient p;
   p.format = "dicom";
   p.source = only_file.empty() ? dir : only_file;
-  p.ct_hu = read_ct_series(dir, options.ct, &p.identity, &p.warnings);
+  p.ct_hu = read_ct_series(dir, scan, options.ct, &p.identity, &p.warnings);
   validate_ct(p.ct_hu, p.source);
   const std::string& rs = options.rtstruct_path;
   if (!rs.empty())

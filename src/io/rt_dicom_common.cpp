@@ -9,6 +9,7 @@
 #include <ctime>
 #include <mutex>
 
+#include "vmatplan/core/decimal_string.h"
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/uid.h"
 #include "vmatplan/core/version.h"
@@ -20,22 +21,7 @@ void quiet_dcmtk_log() {
   std::call_once(once, [] { OFLog::getLogger("dcmtk").setLogLevel(OFLogger::OFF_LOG_LEVEL); });
 }
 
-std::string ds(double v) {
-  if (v == 0.0 || std::abs(v) < 1e-300) return "0";
-  char buf[64];
-  for (bool allow_exponent : {false, true})  // "20" rather than "2e+01" where both fit
-    for (int p = 1; p <= 17; ++p) {
-      std::snprintf(buf, sizeof buf, "%.*g", p, v);
-      if (std::strlen(buf) > 16) break;
-      if (!allow_exponent && std::strchr(buf, 'e')) continue;
-      if (std::strtod(buf, nullptr) == v) return buf;
-    }
-  for (int p = 16; p >= 1; --p) {
-    std::snprintf(buf, sizeof buf, "%.*g", p, v);
-    if (std::strlen(buf) <= 16) return buf;
-  }
-  return "0";
-}
+std::string ds(double v) { return decimal_string(v); }
 
 std::string ds_list(const std::vector<double>& values) {
   std::string s;
@@ -78,15 +64,23 @@ bool get_number(DcmItem& item, const DcmTagKey& tag, double& out) {
   return true;
 }
 
+// The raw value, parsed in place: a plan's leaf positions (120 values per control point)
+// are read without DCMTK's per-value normalising copy. strtod skips the spaces that the
+// normalisation would remove and stops at each backslash, so the numbers are the same.
 std::vector<double> get_numbers(DcmItem& item, const DcmTagKey& tag) {
   std::vector<double> out;
-  const std::string s = get_string(item, tag);
-  size_t start = 0;
-  while (start <= s.size() && !s.empty()) {
-    size_t end = s.find('\\', start);
-    if (end == std::string::npos) end = s.size();
-    out.push_back(std::strtod(s.substr(start, end - start).c_str(), nullptr));
-    start = end + 1;
+  const char* raw = nullptr;
+  if (item.findAndGetString(tag, raw, false).bad() || raw == nullptr) return out;
+  const char* begin = raw;
+  const char* end = raw + std::strlen(raw);
+  while (begin != end && *begin == ' ') ++begin;
+  while (end != begin && end[-1] == ' ') --end;
+  if (begin == end) return out;
+  const std::string s(begin, end);
+  for (const char* p = s.c_str();; ++p) {
+    out.push_back(std::strtod(p, nullptr));
+    p = std::strchr(p, '\\');
+    if (p == nullptr) break;
   }
   return out;
 }

@@ -139,6 +139,39 @@ TEST_CASE("CT reader: a synthetic series loads sorted, in HU, with its identity"
   CHECK(series[0].files.size() == 4);
 }
 
+TEST_CASE("CT reader: a folder scanned once gives the same CT and identity as reading it anew",
+          "[io][dicom_ct]") {
+  std::string dir = test::scratch_dir("ct_scan_once");
+  write_series(dir, z_positions({10.0, 12.5, 5.0, 7.5}));
+  std::ofstream(dir + "/notes.txt") << "not DICOM\n";
+  const DicomFolderScan scan = scan_dicom_folder_files(dir);
+  REQUIRE(scan.series.size() == 1);
+  CHECK(scan.series[0].modality == "CT");
+  CHECK(scan.series[0].files.size() == 4);
+  CHECK(scan.dicom_files == 4);
+  CHECK(scan.skipped == 1);
+  CHECK(scan.unreadable.empty());
+  int skipped = 0;
+  const auto listed = scan_dicom_folder(dir, &skipped);
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0].files == scan.series[0].files);
+  CHECK(skipped == scan.skipped);
+
+  DicomIdentity fresh_id, scanned_id;
+  const CtImage fresh = read_ct_series(dir, {}, &fresh_id, nullptr);
+  const CtImage scanned = read_ct_series(dir, scan, {}, &scanned_id, nullptr);
+  CHECK(scanned.grid.same_geometry(fresh.grid));
+  CHECK(scanned.voxels == fresh.voxels);
+  CHECK(scanned_id.series_instance_uid == fresh_id.series_instance_uid);
+  CHECK(scanned_id.frame_of_reference_uid == fresh_id.frame_of_reference_uid);
+  CHECK(scanned_id.patient_id == fresh_id.patient_id);
+  // The scan's refusals are those of a fresh read: a series UID that is not there.
+  CtReadOptions other;
+  other.series_uid = "1.2.3.4";
+  CHECK_THROWS_WITH(read_ct_series(dir, scan, other, nullptr, nullptr),
+                    Catch::Contains("no CT series with UID 1.2.3.4"));
+}
+
 TEST_CASE("CT reader: a feet-first, prone orientation gives the matching grid", "[io][dicom_ct]") {
   std::string dir = test::scratch_dir("ct_ffp");
   SliceSpec spec;

@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+
 #include <fstream>
 
 #include "sequence/synthetic_plan.h"
@@ -160,4 +164,30 @@ TEST_CASE("the validator reports what dciodvfy does not check", "[io][rtplan]") 
   CHECK(has("cp 5: CumulativeMetersetWeight decreases"));
   CHECK(has("differs from FinalCumulativeMetersetWeight"));
   CHECK_THROWS_AS(read_rtplan(test::scratch_dir("rtplan_none") + "/missing.dcm"), InputError);
+}
+
+TEST_CASE("Decimal String values with spaces around them read back as their numbers", "[io][rtplan]") {
+  const Machine m = Machine::load_named("generic_6mv_mlc120");
+  const DeliveryPlan plan =
+      sequence_arcs(test::synthetic_fluence_plan(m, 1, test::FluenceShape::kBlob), m, {}).plan;
+  const std::string file = test::scratch_dir("rtplan_padded") + "/RP.dcm";
+  write_rtplan(plan, file);
+  const DeliveryPlan before = read_rtplan(file);  // positions as their 16-character texts
+  {
+    // PS3.5 6.2: DS values may carry leading and trailing spaces.
+    DcmFileFormat ff;
+    REQUIRE(ff.loadFile(file.c_str()).good());
+    DcmItem* beam = nullptr;
+    DcmItem* cp = nullptr;
+    REQUIRE(ff.getDataset()->findAndGetSequenceItem(DCM_BeamSequence, beam, 0).good());
+    REQUIRE(beam->findAndGetSequenceItem(DCM_ControlPointSequence, cp, 0).good());
+    REQUIRE(cp->putAndInsertString(DCM_IsocenterPosition, " 1.5 \\-2\\ 3e1 ").good());
+    REQUIRE(ff.saveFile(file.c_str(), EXS_LittleEndianExplicit).good());
+  }
+  const DeliveryPlan back = read_rtplan(file);
+  CHECK(back.beams[0].isocenter_mm == Vec3{1.5, -2.0, 30.0});
+  CHECK(back.beams[0].leaf_boundaries_mm == before.beams[0].leaf_boundaries_mm);
+  CHECK(back.beams[0].control_points[0].leaf_x1_mm == before.beams[0].control_points[0].leaf_x1_mm);
+  CHECK(back.beams[0].control_points[0].leaf_x2_mm == before.beams[0].control_points[0].leaf_x2_mm);
+  CHECK(validate_rtplan_file(file).empty());
 }

@@ -3,6 +3,9 @@
 //
 //   auto series = scan_dicom_folder(dir);                 // every series found
 //   CtImage ct = read_ct_series(dir, opts, &identity, &warnings);
+//
+//   DicomFolderScan scan = scan_dicom_folder_files(dir);  // a folder read once ...
+//   CtImage ct = read_ct_series(dir, scan, opts, &identity, &warnings);  // ... then its CT
 #include <string>
 #include <vector>
 
@@ -23,6 +26,17 @@ struct DicomSeriesInfo {
 // into *skipped when given. Throws InputError when the folder does not exist.
 std::vector<DicomSeriesInfo> scan_dicom_folder(const std::string& dir, int* skipped = nullptr);
 
+// A folder scan with what read_ct_series reports about it: a caller that needs the series
+// (e.g. to find the RTSTRUCT) scans once and passes the scan on, so that no file's header
+// is read twice for the listing.
+struct DicomFolderScan {
+  std::vector<DicomSeriesInfo> series;
+  int skipped = 0;                      // files that are not DICOM series objects
+  std::vector<std::string> unreadable;  // "file: reason" for DICOM files that cannot be parsed
+  int dicom_files = 0;
+};
+DicomFolderScan scan_dicom_folder_files(const std::string& dir);
+
 struct CtReadOptions {
   std::string series_uid;                 // required when the folder has several CT series
   double slice_spacing_tolerance_mm = 0.01;
@@ -39,5 +53,9 @@ struct CtReadOptions {
 // pixel data.
 CtImage read_ct_series(const std::string& dir, const CtReadOptions& options,
                        DicomIdentity* identity, std::vector<std::string>* warnings);
+// The same from a scan of the folder dir (scan_dicom_folder_files(dir)).
+CtImage read_ct_series(const std::string& dir, const DicomFolderScan& scan,
+                       const CtReadOptions& options, DicomIdentity* identity,
+                       std::vector<std::string>* warnings);
 
 }  // namespace vmatplan
