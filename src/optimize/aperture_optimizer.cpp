@@ -277,11 +277,13 @@ ApertureResult optimize_apertures(const DeliveryPlan& plan, const PencilBeamEngi
     res.fluence = aperture_fluence_on_geometry(p, grid, engine_geometry, machine);
     return engine.dose_image(res.fluence);
   };
-  auto seen = [&](const Image3D<float>& dose) {
+  // Without a correction that is the dose itself, not a copy.
+  Image3D<float> corrected;
+  auto seen = [&](const Image3D<float>& dose) -> const Image3D<float>& {
     if (opt.dose_correction_gy.empty()) return dose;
-    Image3D<float> out = dose;
-    for (size_t v = 0; v < out.voxels.size(); ++v) out.voxels[v] += opt.dose_correction_gy[v];
-    return out;
+    corrected = dose;
+    for (size_t v = 0; v < corrected.voxels.size(); ++v) corrected.voxels[v] += opt.dose_correction_gy[v];
+    return corrected;
   };
   // The protocol objective of a dose image on the engine's grid, read at the compute
   // voxels: no second engine pass for a dose already computed.
@@ -296,7 +298,8 @@ ApertureResult optimize_apertures(const DeliveryPlan& plan, const PencilBeamEngi
     for (double m : s.mu) res.mu_sequenced += m;
   // The sequenced plan's objective from its delivered fluence (the exact integral of the
   // leaf motion), whose dose the normalisation below needs anyway.
-  const Image3D<float> sequenced_dose = seen(dose_of(write_plan(var)));
+  const Image3D<float> sequenced_raw = dose_of(write_plan(var));
+  const Image3D<float>& sequenced_dose = seen(sequenced_raw);
   res.objective_sequenced = objective_of(sequenced_dose);
   if (opt.normalise_first) {
     // Start from the normalised sequenced plan: the protocol's normalisation is applied at
@@ -462,7 +465,7 @@ ApertureResult optimize_apertures(const DeliveryPlan& plan, const PencilBeamEngi
       }
     }
   }
-  const Image3D<float> final_dose = seen(dose);
+  const Image3D<float>& final_dose = seen(dose);
   if (opt.normalise) res.evaluation = evaluate_plan(ctx.patient, final_dose, ctx.protocol, ctx.roles);
   res.objective_final = objective_of(final_dose);
   for (const BeamState& s : var.beams)

@@ -118,7 +118,7 @@ std::vector<float> final_grid_dose_correction(const DoseImage& final_dose, const
     for (int64_t j = 0; j < g.size[1]; ++j)
       for (int64_t i = 0; i < g.size[0]; ++i) {
         const double d = sample_dose(final_dose, g.index_to_physical({double(i), double(j), double(k)}), nan);
-        const size_t v = static_cast<size_t>((k * g.size[1] + j) * g.size[0] + i);
+        const size_t v = static_cast<size_t>(g.linear_index(i, j, k));
         if (std::isfinite(d)) out[v] = static_cast<float>(d - optimisation_dose.voxels[v]);
       }
   return out;
@@ -152,8 +152,10 @@ FinalGridCorrection correct_for_final_grid(const FinalPlanDose& current, const P
 
   const FinalPlanDose* best = &current;
   FinalPlanDose candidate;
-  int best_met = goals_met(current.evaluation);
-  double best_shortfall = goal_shortfall(current.evaluation);
+  const int met_before = goals_met(current.evaluation);
+  const double shortfall_before = goal_shortfall(current.evaluation);
+  int best_met = met_before;
+  double best_shortfall = shortfall_before;
   out.info["lost_goal_values_before"] = goal_values(current.evaluation, lost);
   nlohmann::json rounds = nlohmann::json::array();
   for (int round = 0; round < max_rounds; ++round) {
@@ -189,10 +191,12 @@ FinalGridCorrection correct_for_final_grid(const FinalPlanDose& current, const P
   }
   out.applied = best != &current;
   if (out.applied) out.result = std::move(candidate);
-  out.info["status"] = !out.applied ? "not improved" : best_met > goals_met(current.evaluation) ? "applied" : "applied (no goal regained, failed goals nearer their limits)";
-  out.info["goals_met_before"] = goals_met(current.evaluation);
+  out.info["status"] = !out.applied             ? "not improved"
+                       : best_met > met_before ? "applied"
+                                               : "applied (no goal regained, failed goals nearer their limits)";
+  out.info["goals_met_before"] = met_before;
   out.info["goals_met_after"] = best_met;
-  out.info["goal_shortfall_before"] = goal_shortfall(current.evaluation);
+  out.info["goal_shortfall_before"] = shortfall_before;
   out.info["goal_shortfall_after"] = best_shortfall;
   out.info["rounds"] = rounds;
   out.info["seconds"] = seconds_since(t0);
