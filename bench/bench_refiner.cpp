@@ -198,12 +198,36 @@ std::vector<double> lbfgs_trace(const Case& c, int iterations, double relative_t
   return trace;
 }
 
-// Clinical goals met by the variables x on the engine's dose, normalised per the protocol
-// (as generate's MU normalisation would): {passed, goals}.
+// The engine's dose of the variables x, normalised per the protocol (as generate's MU
+// normalisation would), and its evaluation.
+struct NormalisedResult {
+  DoseImage dose;
+  PlanEvaluation evaluation;
+};
+NormalisedResult normalised_result(const Case& c, const BenchPatient& bp, const StructureRoles& roles,
+                                   const torch::Tensor& x) {
+  NormalisedResult r;
+  r.dose = c.refine.engine->dose_image(c.problem->to_maps(x));
+  r.evaluation = normalise_to_protocol(bp.patient, r.dose, bp.protocol, roles).evaluation;
+  return r;
+}
+
+// Clinical goals met by x on its normalised dose: {passed, goals}.
+std::pair<int, int> goals_met(const NormalisedResult& r) {
+  return {r.evaluation.goals_passed(), static_cast<int>(r.evaluation.goals.size())};
+}
 std::pair<int, int> goals_met(const Case& c, const BenchPatient& bp, const StructureRoles& roles, const torch::Tensor& x) {
-  DoseImage d = c.refine.engine->dose_image(c.problem->to_maps(x));
-  const PlanEvaluation e = normalise_to_protocol(bp.patient, d, bp.protocol, roles).evaluation;
-  return {e.goals_passed(), static_cast<int>(e.goals.size())};
+  return goals_met(normalised_result(c, bp, roles, x));
+}
+
+// Mean |D(x) - D(x_ref)| over the body's dose-grid voxels (the engine's compute voxels),
+// both normalised per the protocol, in % of the prescription: how far a refiner's plan
+// is from the converged optimum's in dose, not only in objective.
+double dose_error_pct(const Case& c, const DoseImage& dose, const DoseImage& reference) {
+  const std::vector<int64_t>& voxels = c.refine.engine->compute_voxels();
+  double sum = 0;
+  for (int64_t v : voxels) sum += std::abs(static_cast<double>(dose.voxels[v]) - reference.voxels[v]);
+  return voxels.empty() ? 0.0 : 100.0 * sum / voxels.size() / c.refine.prescription_gy;
 }
 
 // What a patient's reference and classical runs gave (--cache keeps it between runs).
@@ -213,6 +237,11 @@ struct Baselines {
   std::vector<double> lbfgs, pgd, adam;  // objective at the start and after each step
   double lbfgs_seconds = 0, pgd_seconds = 0, adam_seconds = 0;
   std::pair<int, int> goals_start, goals_converged, goals_lbfgs, goals_pgd, goals_adam;
+  // The converged optimum's variables (for the dose error of a method run later) and the
+  // dose errors of the classical methods after the last step.
+  std::vector<float> reference_x;
+  std::vector<int64_t> reference_shape;
+  double dose_error_lbfgs = 0, dose_error_pgd = 0, dose_error_adam = 0;
 };
 
 std::string file_name_of(const std::string& name) {
@@ -231,7 +260,10 @@ void write_baselines(const std::string& path, const std::string& key, const Base
                             {"pgd", b.pgd},
                             {"adam", b.adam},
                             {"seconds", {b.lbfgs_seconds, b.pgd_seconds, b.adam_seconds}},
-                            {"goals", {b.goals_start, b.goals_converged, b.goals_lbfgs, b.goals_pgd, b.goals_adam}}};
+                            {"goals", {b.goals_start, b.goals_converged, b.goals_lbfgs, b.goals_pgd, b.goals_adam}},
+                            {"dose_error_pct", {b.dose_error_lbfgs, b.dose_error_pgd, b.dose_error_adam}},
+                            {"reference_shape", b.reference_shape},
+                            {"reference_x", b.reference_x}};
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
   std::ofstream f(path);
   f << j.dump() << "\n";
@@ -248,7 +280,7 @@ bool read_baselines(const std::string& path, const std::string& key, Baselines* 
   } catch (const nlohmann::json::exception& e) {
     throw InputError(path, std::string("not valid JSON (") + e.what() + ")");
   }
-  if (j.value("key", "") != key) return false;
+  if (j.value("key", "") != key || !j.contains("reference_x")) return false;  // other settings, or older
   b->reference_f = j.at("reference_f");
   b->reference_seconds = j.at("reference_seconds");
   b->reference_iterations = j.at("reference_iterations");
@@ -260,6 +292,10 @@ bool read_baselines(const std::string& path, const std::string& key, Baselines* 
   const auto g = j.at("goals").get<std::vector<std::pair<int, int>>>();
   b->goals_start = g.at(0), b->goals_converged = g.at(1), b->goals_lbfgs = g.at(2), b->goals_pgd = g.at(3),
   b->goals_adam = g.at(4);
+  const auto de = j.at("dose_error_pct").get<std::vector<double>>();
+  b->dose_error_lbfgs = de.at(0), b->dose_error_pgd = de.at(1), b->dose_error_adam = de.at(2);
+  b->reference_shape = j.at("reference_shape").get<std::vector<int64_t>>();
+  b->reference_x = j.at("reference_x").get<std::vector<float>>();
   return true;
 }
 
@@ -301,9 +337,11 @@ void refiner_section(const std::vector<BenchPatient>& patients, const std::vecto
   std::map<std::string, double> seconds_per_step;
   std::map<std::string, std::pair<int, int>> goals;  // method -> goals passed, goals (all patients)
   std::vector<std::string> order;
+  std::map<std::string, std::vector<double>> dose_errors;  // method -> patient -> % Rx
   auto add = [&](const std::string& name, const std::vector<double>& trace, double f_star, double seconds,
-                 std::pair<int, int> met) {
+                 std::pair<int, int> met, double dose_error) {
     if (!ratios.count(name)) order.push_back(name);
+    dose_errors[name].push_back(dose_error);
     goals[name].first += met.first;
     goals[name].second += met.second;
     std::vector<double> r;
@@ -338,14 +376,23 @@ void refiner_section(const std::vector<BenchPatient>& patients, const std::vecto
       b.pgd = pgd.objective, b.pgd_seconds = pgd.seconds;
       b.adam = adam.objective, b.adam_seconds = adam.seconds;
       b.goals_start = goals_met(c, bp, roles, c.problem->start());
-      b.goals_converged = goals_met(c, bp, roles, x_ref);
-      b.goals_lbfgs = goals_met(c, bp, roles, x_lb);
-      b.goals_pgd = goals_met(c, bp, roles, pgd.x);
-      b.goals_adam = goals_met(c, bp, roles, adam.x);
+      const NormalisedResult ref_result = normalised_result(c, bp, roles, x_ref);
+      b.goals_converged = goals_met(ref_result);
+      const NormalisedResult lb = normalised_result(c, bp, roles, x_lb), pg = normalised_result(c, bp, roles, pgd.x),
+                             ad = normalised_result(c, bp, roles, adam.x);
+      b.goals_lbfgs = goals_met(lb), b.goals_pgd = goals_met(pg), b.goals_adam = goals_met(ad);
+      b.dose_error_lbfgs = dose_error_pct(c, lb.dose, ref_result.dose);
+      b.dose_error_pgd = dose_error_pct(c, pg.dose, ref_result.dose);
+      b.dose_error_adam = dose_error_pct(c, ad.dose, ref_result.dose);
+      const torch::Tensor xr = x_ref.to(torch::kFloat).contiguous();
+      b.reference_shape = xr.sizes().vec();
+      b.reference_x.assign(xr.data_ptr<float>(), xr.data_ptr<float>() + xr.numel());
       if (!cache_file.empty()) write_baselines(cache_file, key, b);
     }
     RefineTrace l2;
     if (model.net) l2 = run_l2plan(model.net, model.arch, *c.problem, c.problem->start(), max_steps);
+    const torch::Tensor x_ref =
+        torch::from_blob(b.reference_x.data(), b.reference_shape, torch::kFloat).clone().to(c.problem->start().dtype());
     double f_star = std::min({b.reference_f, *std::min_element(b.lbfgs.begin(), b.lbfgs.end()), b.pgd.back(),
                               b.adam.back()});
     if (model.net) f_star = std::min(f_star, l2.objective.back());
@@ -358,15 +405,17 @@ void refiner_section(const std::vector<BenchPatient>& patients, const std::vecto
     goals["converged"].second += b.goals_converged.second;
     std::vector<std::pair<std::string, std::pair<int, int>>> met;
     if (model.net) {
-      met.emplace_back("L2Plan", goals_met(c, bp, roles, l2.x));
-      add("L2Plan", l2.objective, f_star, l2.seconds, met.back().second);
+      const NormalisedResult l2_result = normalised_result(c, bp, roles, l2.x);
+      met.emplace_back("L2Plan", goals_met(l2_result));
+      add("L2Plan", l2.objective, f_star, l2.seconds, met.back().second,
+          dose_error_pct(c, l2_result.dose, normalised_result(c, bp, roles, x_ref).dose));
     }
     met.emplace_back("projected gradient", b.goals_pgd);
-    add("projected gradient", b.pgd, f_star, b.pgd_seconds, b.goals_pgd);
+    add("projected gradient", b.pgd, f_star, b.pgd_seconds, b.goals_pgd, b.dose_error_pgd);
     met.emplace_back(adam_name, b.goals_adam);
-    add(adam_name, b.adam, f_star, b.adam_seconds, b.goals_adam);
+    add(adam_name, b.adam, f_star, b.adam_seconds, b.goals_adam, b.dose_error_adam);
     met.emplace_back("L-BFGS", b.goals_lbfgs);
-    add("L-BFGS", b.lbfgs, f_star, b.lbfgs_seconds, b.goals_lbfgs);
+    add("L-BFGS", b.lbfgs, f_star, b.lbfgs_seconds, b.goals_lbfgs, b.dose_error_lbfgs);
     std::printf("# %s: goals met (normalised per the protocol) start %d/%d", bp.name.c_str(), b.goals_start.first,
                 b.goals_start.second);
     for (const auto& [name, g] : met) std::printf(", %s %d", name.c_str(), g.first);
@@ -376,9 +425,10 @@ void refiner_section(const std::vector<BenchPatient>& patients, const std::vecto
               patients.size());
   std::printf("| method |");
   for (int k : rs.steps) std::printf(" %d |", k);
-  std::printf(" s per step | within 2 %% at <= 30 steps | goals met after %d steps |\n|---|", max_steps);
+  std::printf(" s per step | within 2 %% at <= 30 steps | goals met after %d steps | mean (max) |D - D*| in body, %% Rx, after %d steps |\n|---|",
+              max_steps, max_steps);
   for (size_t i = 0; i < rs.steps.size(); ++i) std::printf("---|");
-  std::printf("---|---|---|\n");
+  std::printf("---|---|---|---|\n");
   for (const std::string& name : order) {
     std::printf("| %s |", name.c_str());
     const auto& per = ratios[name];
@@ -397,8 +447,10 @@ void refiner_section(const std::vector<BenchPatient>& patients, const std::vecto
       }
       std::printf(" %.3f (%.3f) |", mean, mx);
     }
-    std::printf(" %.3f | %d / %zu | %d / %d |\n", seconds_per_step[name], within, per.size(), goals[name].first,
-                goals[name].second);
+    double de_mean = 0, de_max = 0;
+    for (double d : dose_errors[name]) de_mean += d / dose_errors[name].size(), de_max = std::max(de_max, d);
+    std::printf(" %.3f | %d / %zu | %d / %d | %.2f (%.2f) |\n", seconds_per_step[name], within, per.size(),
+                goals[name].first, goals[name].second, de_mean, de_max);
   }
   std::printf("\nGoals met (normalised per the protocol): at the start %d / %d, at the converged optimum %d / %d\n",
               goals["start"].first, goals["start"].second, goals["converged"].first, goals["converged"].second);

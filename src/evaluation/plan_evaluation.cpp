@@ -1,8 +1,10 @@
 #include "vmatplan/evaluation/plan_evaluation.h"
 
+#include <atomic>
 #include <map>
 
 #include "vmatplan/core/error.h"
+#include "vmatplan/core/threads.h"
 
 namespace vmatplan {
 
@@ -41,11 +43,19 @@ PlanEvaluation evaluate_plan(const Patient& patient, const DoseImage& dose,
     se.role = roles.role_of(s.name);
     se.type = s.type;
     se.color_rgb = colors[e.structures.size()];
-    se.dvh = compute_dvh(on_ct, s.mask);
-    se.metrics = compute_dose_metrics(se.dvh);
     index[&s] = e.structures.size();
     e.structures.push_back(std::move(se));
   }
+  // The DVHs (a pass over the CT grid and a sort each) on the library's threads, each
+  // thread taking the next structure: the body alone is most of the work.
+  std::atomic<size_t> next{0};
+  parallel_for(thread_count(), [&](long, long) {
+    for (size_t i; (i = next.fetch_add(1)) < patient.structures.size();) {
+      StructureEvaluation& se = e.structures[i];
+      se.dvh = compute_dvh(on_ct, patient.structures[i].mask);
+      se.metrics = compute_dose_metrics(se.dvh);
+    }
+  });
   auto dvh_of = [&](const Structure& s) -> const Dvh& { return e.structures[index.at(&s)].dvh; };
 
   const Structure* body = roles.find(patient, "body");

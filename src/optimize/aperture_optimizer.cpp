@@ -466,8 +466,10 @@ ApertureResult optimize_apertures(const DeliveryPlan& plan, const PencilBeamEngi
     }
   }
   const Image3D<float>& final_dose = seen(dose);
-  if (opt.normalise) res.evaluation = evaluate_plan(ctx.patient, final_dose, ctx.protocol, ctx.roles);
+  if (opt.normalise && opt.evaluate_goals)
+    res.evaluation = evaluate_plan(ctx.patient, final_dose, ctx.protocol, ctx.roles);
   res.objective_final = objective_of(final_dose);
+  res.dose = final_dose;
   for (const BeamState& s : var.beams)
     for (double m : s.mu) res.mu_final += m;
   res.violations = check_deliverability(res.plan, machine);

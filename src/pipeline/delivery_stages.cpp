@@ -5,6 +5,7 @@
 
 #include "vmatplan/core/stopwatch.h"
 #include "vmatplan/dose/pencil_beam_engine.h"
+#include "vmatplan/evaluation/plan_evaluation.h"
 #include "vmatplan/optimize/aperture_optimizer.h"
 
 namespace vmatplan {
@@ -45,6 +46,12 @@ int dao_iteration_limit(const GenerateOptions& options, const FluencePlan& fluen
   return fluence.info.value("generator", "") == "fmd" ? 15 : 25;
 }
 
+const PlanEvaluation& optimised_goals(DeliveryOptimisation& optimised, const MetersetPlanContext& context) {
+  if (optimised.evaluation.goals.empty() && !optimised.dose.empty())
+    optimised.evaluation = evaluate_plan(context.patient, optimised.dose, context.protocol, context.roles);
+  return optimised.evaluation;
+}
+
 DeliveryOptimisation optimise_delivery(const DeliveryPlan& sequenced, const FluencePlan& fluence,
                                        const MetersetPlanContext& context, const Machine& machine,
                                        const GenerateOptions& options) {
@@ -80,8 +87,11 @@ DeliveryOptimisation optimise_delivery(const DeliveryPlan& sequenced, const Flue
     ApertureOptimizerOptions aopt;
     aopt.max_iterations = dao_iteration_limit(options, fluence);
     aopt.mu_weight = options.aperture_mu_weight;
-    const ApertureResult a = optimize_apertures(sequenced, engine, fluence.geometry, objective, context, machine, aopt);
+    // Its goals on this grid matter only where the final dose fails one (optimised_goals).
+    aopt.evaluate_goals = false;
+    ApertureResult a = optimize_apertures(sequenced, engine, fluence.geometry, objective, context, machine, aopt);
     take(a, "direct aperture optimisation");
+    if (out.applied) out.dose = std::move(a.dose);
     out.info["iteration_limit"] = aopt.max_iterations;
     out.info["evaluations"] = a.evaluations;
     out.info["objective_optimized"] = a.objective_optimized;

@@ -9,6 +9,7 @@
 #include "vmatplan/core/stopwatch.h"
 #include "vmatplan/dose/dose_calculation.h"
 #include "vmatplan/evaluation/dvh.h"
+#include "vmatplan/evaluation/normalisation.h"
 #include "vmatplan/optimize/aperture_optimizer.h"
 #include "vmatplan/optimize/objectives.h"
 #include "vmatplan/pipeline/delivery_stages.h"
@@ -96,17 +97,18 @@ FinalPlanDose final_plan_dose(const DeliveryPlan& delivery, const FluencePlan& f
   // dose volume.
   out.dose = calculate_dose(ctx.patient, machine, dose_geometry,
                             aperture_fluence_on_geometry(delivery, fluence.fluence.grid, dose_geometry, machine), eo);
-  out.evaluation = evaluate_plan(ctx.patient, out.dose, ctx.protocol, ctx.roles);
-  const double scale = out.evaluation.normalisation_scale;
-  if (options.renormalise_mu && scale > 0.5 && scale < 2.0 && scale != 1.0) {
+  // The normalisation needs one structure's DVH; the whole evaluation (every structure on
+  // the CT grid) is made once, of the dose that is kept.
+  const double scale = options.renormalise_mu ? normalisation_scale(ctx.patient, out.dose, ctx.protocol, ctx.roles) : 1.0;
+  if (scale > 0.5 && scale < 2.0 && scale != 1.0) {
     DeliveryPlan scaled = scale_mu(delivery, scale);
     if (check_deliverability(scaled, machine).empty()) {
       out.plan = std::move(scaled);
       for (float& v : out.dose.voxels) v = static_cast<float>(v * scale);
-      out.evaluation = evaluate_plan(ctx.patient, out.dose, ctx.protocol, ctx.roles);
       out.mu_scale = scale;
     }
   }
+  out.evaluation = evaluate_plan(ctx.patient, out.dose, ctx.protocol, ctx.roles);
   return out;
 }
 

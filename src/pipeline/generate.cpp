@@ -213,12 +213,11 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
   DeliveryPlan delivery = sequenced.plan;
   clock.end();
 
-  PlanEvaluation optimised_evaluation;  // on the optimisation grid, after the last stage
+  DeliveryOptimisation optimised;  // on the optimisation grid, after the last stage
   if (options.meterset) {
     clock.begin(so.method == SequencerMethod::kApertures ? "aperture" : "meterset");
-    DeliveryOptimisation optimised = optimise_delivery(delivery, fluence, {patient, protocol, roles}, machine, options);
-    delivery = std::move(optimised.plan);
-    optimised_evaluation = std::move(optimised.evaluation);
+    optimised = optimise_delivery(delivery, fluence, {patient, protocol, roles}, machine, options);
+    delivery = optimised.plan;
     result.meterset = std::move(optimised.info);
     clock.end();
   } else {
@@ -231,7 +230,12 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
   FinalPlanDose final = final_plan_dose(delivery, fluence, plan_context, machine, options);
   clock.end();
   // A goal met where the plan was optimised but failed on the final dose: DAO again
-  // against the final grid's dose (final_dose_stage.h), when that meets more goals.
+  // against the final grid's dose (final_dose_stage.h), when that meets more goals. The
+  // goals on the optimisation grid are evaluated only when the final dose fails one.
+  bool final_fails_a_goal = false;
+  for (const GoalResult& g : final.evaluation.goals) final_fails_a_goal = final_fails_a_goal || !g.pass;
+  static const PlanEvaluation kNoGoals;
+  const PlanEvaluation& optimised_evaluation = final_fails_a_goal ? optimised_goals(optimised, plan_context) : kNoGoals;
   if (options.meterset) {
     const bool lost = !goals_lost_between(optimised_evaluation, final.evaluation).empty();
     if (lost) clock.begin("final_grid_correction");

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "vmatplan/dose/pencil_beam_engine.h"
+#include "vmatplan/evaluation/dvh.h"
 #include "vmatplan/optimize/meterset_optimizer.h"
 #include "vmatplan/pipeline/generate.h"
 
@@ -43,9 +44,16 @@ int dao_iteration_limit(const GenerateOptions& options, const FluencePlan& fluen
 struct DeliveryOptimisation {
   DeliveryPlan plan;          // optimised when applied, else the sequenced plan unchanged
   bool applied = false;       // false: off (--no-meterset) or the result was not deliverable
-  PlanEvaluation evaluation;  // on the optimisation grid, normalised; empty unless applied
+  // The goals on the optimisation grid, normalised; empty unless applied. The direct
+  // aperture optimisation leaves them to optimised_goals() and keeps its dose instead.
+  PlanEvaluation evaluation;
+  DoseImage dose;  // that dose (direct aperture optimisation, applied), else empty
   nlohmann::json info = {{"status", "off"}};  // summary.json "meterset_reoptimization"
 };
+
+// The goals of an applied optimisation on its grid: `evaluation`, or the evaluation of its
+// `dose` (made once, here, and kept). Empty when nothing was applied.
+const PlanEvaluation& optimised_goals(DeliveryOptimisation& optimised, const MetersetPlanContext& context);
 
 // Direct aperture optimisation of leaves and MU ("apertures"), or the sweep's MU
 // re-optimisation, with the protocol's normalisation, on the optimisation grid: the
