@@ -1,6 +1,9 @@
 #include "vmatplan/core/huge_pages.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <new>
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -20,6 +23,20 @@ void advise_huge_pages(const void* begin, size_t bytes) {
   (void)begin;
   (void)bytes;
 #endif
+}
+
+void* allocate_huge_page_advised(size_t bytes, size_t alignment) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  void* p = nullptr;
+  if (bytes >= 2 * kHuge) {
+    const size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
+    if (posix_memalign(&p, kHuge, rounded) != 0) throw std::bad_alloc();
+    advise_huge_pages(p, rounded);
+    return p;
+  }
+  if (posix_memalign(&p, std::max(alignment, sizeof(void*)), std::max<size_t>(bytes, 1)) != 0)
+    throw std::bad_alloc();
+  return p;
 }
 
 }  // namespace vmatplan

@@ -4,10 +4,12 @@
 #include "vmatplan/dose/pencil_beam_engine.h"
 
 #include <ATen/Parallel.h>
+#include <c10/core/CPUAllocator.h>
 #include <torch/torch.h>
 
 #include <malloc.h>
 
+#include <cstdlib>
 #include <thread>
 #include <type_traits>
 
@@ -15,6 +17,7 @@
 #include "pencil_beam_setup.h"
 #include "sample_plane_convolution.h"
 #include "vmatplan/core/error.h"
+#include "vmatplan/core/huge_pages.h"
 #include "vmatplan/core/threads.h"
 
 namespace vmatplan {
@@ -308,6 +311,21 @@ int64_t PencilBeamEngine::lattice_control_points() const {
 size_t PencilBeamEngine::memory_bytes() const { return impl_->data.bytes(); }
 double PencilBeamEngine::reference_dmax_mm() const { return impl_->data.model.reference_dmax_mm; }
 
+namespace {
+
+// LibTorch's CPU allocator (64-byte aligned, as c10's own) with huge-page advice for
+// large blocks (core/huge_pages.h).
+struct HugePageCpuAllocator final : c10::Allocator {
+  static void release(void* p) { std::free(p); }
+  c10::DataPtr allocate(size_t bytes) const override {
+    void* p = bytes == 0 ? nullptr : allocate_huge_page_advised(bytes, 64);
+    return {p, p, &release, c10::Device(c10::DeviceType::CPU)};
+  }
+  c10::DeleterFnPtr raw_deleter() const override { return &release; }
+};
+
+}  // namespace
+
 void set_dose_engine_threads(int n) {
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // LibTorch's own (OpenMP) kernels stay on one thread: on the small tensors of the
@@ -324,6 +342,12 @@ void set_dose_engine_threads(int n) {
   // those fresh pages took about a third of an optimiser iteration (perf, 2026-12-06).
   mallopt(M_MMAP_THRESHOLD, 512 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  // And LibTorch's tensors of 4 MiB and more on huge pages: the heap's new pages are still
+  // 4 KiB pages, and the first writes of a plan's tensors (planes, the FMD network's
+  // activations) took about 10^5 page faults of a few microseconds each on these VMs
+  // (perf -e page-faults, 2026-12-07). Advice only: the values are the same.
+  static HugePageCpuAllocator allocator;
+  c10::SetCPUAllocator(&allocator, /*priority=*/1);
 }
 
 }  // namespace vmatplan

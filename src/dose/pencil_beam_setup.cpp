@@ -9,9 +9,8 @@
 #include <memory>
 #include <new>
 
-#include <sys/mman.h>
-
 #include "vmatplan/core/error.h"
+#include "vmatplan/core/huge_pages.h"
 #include "vmatplan/core/threads.h"
 #include "vmatplan/geometry/iec61217.h"
 
@@ -62,19 +61,7 @@ bool trace_control_point(const TraceContext& context, const DepthWeightTable& we
 
 }  // namespace
 
-void* allocate_bytes(size_t bytes) {
-  constexpr size_t kHuge = size_t{2} << 20;
-  void* p = nullptr;
-  if (bytes >= 2 * kHuge) {
-    const size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
-    if (posix_memalign(&p, kHuge, rounded) != 0) throw std::bad_alloc();
-    madvise(p, rounded, MADV_HUGEPAGE);  // advice only: without THP, ordinary pages
-    return p;
-  }
-  p = std::malloc(std::max<size_t>(bytes, 1));
-  if (!p) throw std::bad_alloc();
-  return p;
-}
+void* allocate_bytes(size_t bytes) { return allocate_huge_page_advised(bytes, alignof(std::max_align_t)); }
 
 std::vector<double> cell_integral_matrix(const std::vector<double>& edges_mm, double x0_mm,
                                          double step_mm, int64_t samples, double sigma_mm) {

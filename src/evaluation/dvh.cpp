@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "vmatplan/core/error.h"
+#include "vmatplan/core/huge_pages.h"
 #include "vmatplan/core/threads.h"
 
 namespace vmatplan {
@@ -20,7 +21,9 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 void sort_floats(std::vector<float>& v) {
   if (v.size() < 4096) return std::sort(v.begin(), v.end());
   const size_t n = v.size();
-  std::vector<uint32_t> a(n), b(n);
+  std::vector<uint32_t> a, b;  // a body's millions of values: huge pages (core/huge_pages.h)
+  reserve_advised(a, n), reserve_advised(b, n);
+  a.resize(n), b.resize(n);
   for (size_t i = 0; i < n; ++i) {
     uint32_t u;
     std::memcpy(&u, &v[i], 4);
@@ -168,6 +171,7 @@ Dvh compute_dvh(const DoseImage& dose, const Mask& mask) {
     throw ProcessingError("compute_dvh: the dose and the mask are on different grids "
                           "(resample the dose onto the mask grid first)");
   std::vector<float> d;
+  reserve_advised(d, static_cast<size_t>(mask.voxels.size() - std::count(mask.voxels.begin(), mask.voxels.end(), 0)));
   for (size_t v = 0; v < mask.voxels.size(); ++v)
     if (mask.voxels[v]) d.push_back(dose.voxels[v]);
   return Dvh(std::move(d), mask.grid.voxel_volume_mm3() / 1000.0);

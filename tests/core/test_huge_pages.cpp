@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -80,4 +81,32 @@ TEST_CASE("advise_huge_pages: values are kept; the advised range is marked where
   const std::string flags = vm_flags_at(big.data() + n / 2);
   INFO(flags);
   CHECK(flags.find(" hg") != std::string::npos);
+}
+
+TEST_CASE("allocate_huge_page_advised and reserve_advised: aligned, writable, large blocks advised",
+          "[core][huge_pages]") {
+  void* small = allocate_huge_page_advised(1000, 64);
+  CHECK(reinterpret_cast<uintptr_t>(small) % 64 == 0);
+  std::fill_n(static_cast<char*>(small), 1000, 'x');
+  CHECK(static_cast<char*>(small)[999] == 'x');
+  std::free(small);
+  std::free(allocate_huge_page_advised(0, 64));  // at least one byte, never null
+
+  const size_t bytes = size_t{40} << 20;
+  char* big = static_cast<char*>(allocate_huge_page_advised(bytes, 64));
+  CHECK(reinterpret_cast<uintptr_t>(big) % (size_t{2} << 20) == 0);
+  std::fill_n(big, bytes, char{5});
+  CHECK(std::count(big, big + bytes, char{5}) == static_cast<long>(bytes));
+  const std::string thp = thp_setting();
+  const bool advisable = !thp.empty() && thp.find("[never]") == std::string::npos;
+  if (advisable) CHECK(vm_flags_at(big + bytes / 2).find(" hg") != std::string::npos);
+  std::free(big);
+
+  std::vector<double> v{1.0, 2.0};
+  reserve_advised(v, size_t{8} << 20);  // 64 MiB
+  CHECK(v.capacity() >= (size_t{8} << 20));
+  CHECK(v == std::vector<double>{1.0, 2.0});
+  v.resize(size_t{8} << 20, 3.0);
+  CHECK(v.back() == 3.0);
+  if (advisable) CHECK(vm_flags_at(&v[v.size() / 2]).find(" hg") != std::string::npos);
 }

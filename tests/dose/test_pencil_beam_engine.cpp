@@ -8,6 +8,7 @@
 
 #include "dose/dose_fixtures.h"
 #include "vmatplan/core/error.h"
+#include "vmatplan/core/threads.h"
 #include "vmatplan/dose/hu_to_red.h"
 #include "vmatplan/dose/pencil_beam_engine.h"
 #include "vmatplan/dose/water_phantom.h"
@@ -305,4 +306,17 @@ CATCH_TEST_CASE("engine: lattice depths agree with exact per-voxel traces", "[do
   // at most a few per cent of the maximum in single voxels.
   CATCH_CHECK(((da - db).abs() / max).masked_select(high).mean().item<float>() < 0.005);
   CATCH_CHECK(((da - db).abs() / max).max().item<float>() < 0.05);
+}
+
+CATCH_TEST_CASE("set_dose_engine_threads: LibTorch's CPU tensors from the huge-page allocator, values unchanged",
+          "[dose][memory]") {
+  set_dose_engine_threads(thread_count());  // the count stays; the allocator is installed
+  const torch::Tensor big = torch::zeros({int64_t{3} << 20}, torch::kFloat);  // 12 MiB
+  CATCH_CHECK(reinterpret_cast<uintptr_t>(big.data_ptr()) % (size_t{2} << 20) == 0);
+  CATCH_CHECK(big.sum().item<float>() == 0.0f);
+  const torch::Tensor small = torch::arange(10, torch::kFloat) * 2;
+  CATCH_CHECK(reinterpret_cast<uintptr_t>(small.data_ptr()) % 64 == 0);
+  CATCH_CHECK(small.sum().item<float>() == 90.0f);
+  const torch::Tensor empty = torch::empty({0}, torch::kFloat);
+  CATCH_CHECK(empty.numel() == 0);
 }

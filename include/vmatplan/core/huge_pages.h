@@ -12,10 +12,23 @@
 // itself (perf, 2026-12-07). Advice only: the values are the same with or without it, and
 // without THP support (or for blocks under 4 MiB) nothing happens.
 #include <cstddef>
+#include <vector>
 
 namespace vmatplan {
 
 // Advises the 2 MiB-aligned pages that lie wholly inside [begin, begin + bytes).
 void advise_huge_pages(const void* begin, size_t bytes);
+
+// v.reserve(n), the new block advised as huge pages before anything is written to it.
+template <class T>
+void reserve_advised(std::vector<T>& v, size_t n) {
+  v.reserve(n);
+  advise_huge_pages(v.data(), v.capacity() * sizeof(T));
+}
+
+// `bytes` (at least 1) aligned to `alignment` (a power of two, at most 2 MiB), released with
+// std::free; blocks of 4 MiB and more are 2 MiB-aligned and advised as huge pages.
+// Throws std::bad_alloc.
+void* allocate_huge_page_advised(size_t bytes, size_t alignment);
 
 }  // namespace vmatplan

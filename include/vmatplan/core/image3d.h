@@ -19,8 +19,7 @@ struct Image3D {
   // then costs far fewer page faults (core/huge_pages.h).
   explicit Image3D(const ImageGrid& g, T fill = T{}) : grid(g) {
     const size_t n = static_cast<size_t>(g.voxel_count());
-    voxels.reserve(n);
-    advise_huge_pages(voxels.data(), n * sizeof(T));
+    reserve_advised(voxels, n);
     voxels.assign(n, fill);
   }
 
