@@ -33,7 +33,8 @@ VMATPLAN_AVX void forward_k(const EngineData& d, const float* planes, int64_t cp
   for (int64_t c = cp_begin; c < cp_end; ++c) {
     const EntryBlock& b = d.blocks[d.cp_block[c]];
     const int32_t* base = b.base.data();
-    const float *fxs = b.fx.data(), *fys = b.fy.data(), *weight = b.weight.data();
+    const uint16_t *fxs = b.fx.data(), *fys = b.fy.data();
+    const float* weight = b.weight.data();
     const float* plane = planes + c * plane_size;
     for (int64_t r = d.cp_run_begin[c]; r < d.cp_run_end[c]; ++r) {
       const int64_t e0 = b.run_entry[r], e1 = e0 + b.run_length[r];
@@ -41,7 +42,7 @@ VMATPLAN_AVX void forward_k(const EngineData& d, const float* planes, int64_t cp
       for (int64_t e = e0; e < e1; ++e) {
         const float* p00 = plane + static_cast<int64_t>(base[e]) * K;
         const float* p10 = p00 + w;
-        const __m128 fx = _mm_set1_ps(fxs[e]), fy = _mm_set1_ps(fys[e]);
+        const __m128 fx = _mm_set1_ps(fxs[e] * kFractionUnit), fy = _mm_set1_ps(fys[e] * kFractionUnit);
         const __m128 top = lerp(_mm_maskload_ps(p00, lanes), _mm_maskload_ps(p00 + K, lanes), fx);
         const __m128 bottom = lerp(_mm_maskload_ps(p10, lanes), _mm_maskload_ps(p10 + K, lanes), fx);
         alignas(16) float t[4];

@@ -36,8 +36,8 @@ void gather_forward(const detail::EngineData& d, const T* planes, int64_t cp_beg
   for (int64_t c = cp_begin; c < cp_end; ++c) {
     const detail::EntryBlock& b = d.blocks[d.cp_block[c]];
     const int32_t* __restrict__ base = b.base.data();
-    const float *__restrict__ fxs = b.fx.data(), *__restrict__ fys = b.fy.data(),
-                *__restrict__ weight = b.weight.data();
+    const uint16_t *__restrict__ fxs = b.fx.data(), *__restrict__ fys = b.fy.data();
+    const float* __restrict__ weight = b.weight.data();
     const T* __restrict__ plane = planes + c * plane_size;
     for (int64_t r = d.cp_run_begin[c]; r < d.cp_run_end[c]; ++r) {
       const int64_t e0 = b.run_entry[r], e1 = e0 + b.run_length[r];
@@ -45,7 +45,7 @@ void gather_forward(const detail::EngineData& d, const T* planes, int64_t cp_beg
       for (int64_t e = e0; e < e1; ++e) {
         const T* p00 = plane + static_cast<int64_t>(base[e]) * K;
         const T* p10 = p00 + w;
-        const T fx = fxs[e], fy = fys[e];
+        const T fx = fxs[e] * detail::kFractionUnit, fy = fys[e] * detail::kFractionUnit;
         const float* wk = weight + e * K;
         T sum = 0;
         for (int k = 0; k < K; ++k) {
@@ -78,8 +78,8 @@ void gather_backward(const detail::EngineData& d, const T* __restrict__ grad_dos
   for (int64_t c = cp_begin; c < cp_end; ++c) {
     const detail::EntryBlock& b = d.blocks[d.cp_block[c]];
     const int32_t* __restrict__ base = b.base.data();
-    const float *__restrict__ fxs = b.fx.data(), *__restrict__ fys = b.fy.data(),
-                *__restrict__ weight = b.weight.data();
+    const uint16_t *__restrict__ fxs = b.fx.data(), *__restrict__ fys = b.fy.data();
+    const float* __restrict__ weight = b.weight.data();
     T* __restrict__ plane = grad_planes + c * plane_size;
     for (int64_t r = d.cp_run_begin[c]; r < d.cp_run_end[c]; ++r) {
       const int64_t e0 = b.run_entry[r], e1 = e0 + b.run_length[r];
@@ -100,7 +100,7 @@ void gather_backward(const detail::EngineData& d, const T* __restrict__ grad_dos
         if (g == 0) continue;
         T* p00 = plane + static_cast<int64_t>(base[e]) * K;
         T* p10 = p00 + w;
-        const T fx = fxs[e], fy = fys[e];
+        const T fx = fxs[e] * detail::kFractionUnit, fy = fys[e] * detail::kFractionUnit;
         const T g00 = (1 - fx) * (1 - fy) * g, g01 = fx * (1 - fy) * g, g10 = (1 - fx) * fy * g,
                 g11 = fx * fy * g;
         const float* wk = weight + e * K;

@@ -47,8 +47,8 @@ bool trace_control_point(const TraceContext& context, const DepthWeightTable& we
     ++out.run_length.back();
     last = v;
     out.base[e] = static_cast<int32_t>(iy * width + ix);
-    out.fx[e] = u - ix;
-    out.fy[e] = w - iy;
+    out.fx[e] = fraction_bits(u - ix);
+    out.fy[e] = fraction_bits(w - iy);
     float* wk = &out.weight[e * K];
     weights.at<K>(depth, wk);
     for (int k = 0; k < K; ++k) wk[k] *= inverse_square;

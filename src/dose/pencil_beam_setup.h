@@ -1,6 +1,7 @@
 #pragma once
 // Private to src/dose: the precomputed sparse geometry of the pencil-beam engine (no
 // LibTorch here, so the ray tracing compiles fast and can be read on its own).
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -46,14 +47,23 @@ struct DefaultInitAllocator : std::allocator<T> {
 template <class T>
 using UninitVector = std::vector<T, DefaultInitAllocator<T>>;
 
+// The bilinear fractions in 16 bits: 4 bytes less per entry than two floats (a fifth of
+// the operator's memory, hundreds of MB that the set-up writes once and every forward and
+// gradient read), and the position error, under 1e-5 of a sample step, is far below
+// anything the dose resolves. u * kFractionUnit is exact in float.
+constexpr float kFractionUnit = 1.0f / 65536.0f;
+inline uint16_t fraction_bits(float f) {
+  return static_cast<uint16_t>(std::min(65535.0f, f * 65536.0f + 0.5f));
+}
+
 // One entry per (control point, voxel) pair in the field: the voxel's bilinear position
 // on the sample plane and the per-component depth/inverse-square/calibration factors.
-// The voxels are kept as runs of consecutive compute voxels (24 bytes per entry instead
-// of 28 with an index each). A block holds the entries of a contiguous run of control
+// The voxels are kept as runs of consecutive compute voxels (20 bytes per entry with the
+// 16-bit fractions, instead of 28 with an index and float fractions). A block holds the entries of a contiguous run of control
 // points (one block per set-up thread, kept as written: no merge copy).
 struct EntryBlock {
   UninitVector<int32_t> base;   // iy * width + ix of the lower-left sample
-  UninitVector<float> fx, fy;   // bilinear fractions in [0, 1)
+  UninitVector<uint16_t> fx, fy;  // bilinear fractions in [0, 1), units of kFractionUnit
   UninitVector<float> weight;   // [entry][component]: c_cal (SAD/z)^2 w_k(d)
   // Run r: entries [run_entry[r], run_entry[r] + run_length[r]) are the compute voxels
   // run_voxel[r], run_voxel[r] + 1, ... (indices into volume.compute_voxels).
@@ -81,7 +91,7 @@ struct EngineData {
   size_t bytes() const {
     size_t n = volume.red.size() * sizeof(float) + volume.compute_voxels.size() * sizeof(int64_t);
     for (const EntryBlock& b : blocks)
-      n += b.base.size() * (sizeof(int32_t) + 2 * sizeof(float)) + b.weight.size() * sizeof(float) +
+      n += b.base.size() * (sizeof(int32_t) + 2 * sizeof(uint16_t)) + b.weight.size() * sizeof(float) +
            b.run_entry.size() * (sizeof(int64_t) + 2 * sizeof(int32_t));
     return n;
   }

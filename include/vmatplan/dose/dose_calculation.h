@@ -7,7 +7,7 @@
 // the same source (the two default arcs at each gantry angle) share one lattice, so
 // depths differ from the engine's within the lattice's interpolation (gamma 1 %/1 mm
 // 100 % on the phantom plans, docs/dose_model.md). Memory is the dose
-// volume plus one plane and one lattice per thread, not the engine's ~24 bytes per
+// volume plus one plane and one lattice per thread, not the engine's ~20 bytes per
 // (voxel, control point) pair; no LibTorch, no gradients.
 //
 //   DoseCalculationStats stats;
