@@ -9,6 +9,7 @@
 
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/huge_pages.h"
+#include "vmatplan/core/mask_scan.h"
 #include "vmatplan/core/threads.h"
 
 namespace vmatplan {
@@ -172,8 +173,7 @@ Dvh compute_dvh(const DoseImage& dose, const Mask& mask) {
                           "(resample the dose onto the mask grid first)");
   std::vector<float> d;
   reserve_advised(d, static_cast<size_t>(mask.voxels.size() - std::count(mask.voxels.begin(), mask.voxels.end(), 0)));
-  for (size_t v = 0; v < mask.voxels.size(); ++v)
-    if (mask.voxels[v]) d.push_back(dose.voxels[v]);
+  for_each_set_voxel(mask.voxels, [&](size_t v) { d.push_back(dose.voxels[v]); });
   return Dvh(std::move(d), mask.grid.voxel_volume_mm3() / 1000.0);
 }
 

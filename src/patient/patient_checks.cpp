@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "vmatplan/core/error.h"
+#include "vmatplan/core/mask_scan.h"
 
 namespace vmatplan {
 namespace {
@@ -99,12 +100,11 @@ void structure_placement_checks(const Patient& patient, const Structure& target,
     const bool check_outside = body && &s != body && s.name != body->name && s.name != target.name;
     std::vector<int64_t> on_couch(couches.size(), 0);
     int64_t n = 0, outside = 0;
-    for (size_t v = 0; v < s.mask.voxels.size(); ++v) {
-      if (!s.mask.voxels[v]) continue;
+    for_each_set_voxel(s.mask.voxels, [&](size_t v) {
       ++n;
       if (check_outside && !body->mask.voxels[v]) ++outside;
       for (size_t c = 0; c < couches.size(); ++c) on_couch[c] += couches[c]->mask.voxels[v] ? 1 : 0;
-    }
+    });
     for (size_t c = 0; c < couches.size(); ++c)
       if (on_couch[c] > 0)
         w.push_back("structure '" + s.name + "' overlaps couch structure '" + couches[c]->name + "' (" +
@@ -129,18 +129,16 @@ std::vector<std::string> planning_checks(const Patient& patient, const Structure
   const Mask& t = target.mask;
   int64_t n_target = 0, outside_body = 0, air = 0, edge = 0;
   int64_t k_lo = g.size[2], k_hi = -1;
-  for (int64_t k = 0; k < g.size[2]; ++k)
-    for (int64_t j = 0; j < g.size[1]; ++j)
-      for (int64_t i = 0; i < g.size[0]; ++i) {
-        const int64_t v = g.linear_index(i, j, k);
-        if (!t.voxels[v]) continue;
-        ++n_target;
-        k_lo = std::min(k_lo, k), k_hi = std::max(k_hi, k);
-        if (body && !body->mask.voxels[v]) ++outside_body;
-        if (ct.voxels[v] < -400.0f) ++air;
-        if (i == 0 || j == 0 || k == 0 || i == g.size[0] - 1 || j == g.size[1] - 1 || k == g.size[2] - 1)
-          ++edge;
-      }
+  for_each_set_voxel(t.voxels, [&](size_t linear) {
+    const int64_t v = static_cast<int64_t>(linear);
+    const int64_t i = v % g.size[0], j = (v / g.size[0]) % g.size[1], k = v / (g.size[0] * g.size[1]);
+    ++n_target;
+    k_lo = std::min(k_lo, k), k_hi = std::max(k_hi, k);
+    if (body && !body->mask.voxels[v]) ++outside_body;
+    if (ct.voxels[v] < -400.0f) ++air;
+    if (i == 0 || j == 0 || k == 0 || i == g.size[0] - 1 || j == g.size[1] - 1 || k == g.size[2] - 1)
+      ++edge;
+  });
   const std::string tn = "target '" + target.name + "'";
   if (n_target == 0) throw ProcessingError(patient.source + ": " + tn + " is empty");
   if (body) {
