@@ -183,15 +183,14 @@ Dvh compute_dvh_any_grid(const DoseImage& dose, const Mask& mask) {
   std::vector<float> d;
   int64_t outside = 0;
   const auto& g = mask.grid;
-  for (int64_t k = 0; k < g.size[2]; ++k)
-    for (int64_t j = 0; j < g.size[1]; ++j)
-      for (int64_t i = 0; i < g.size[0]; ++i) {
-        if (!mask.voxels[g.linear_index(i, j, k)]) continue;
-        const Vec3 p = g.index_to_physical({double(i), double(j), double(k)});
-        const double v = sample_dose(dose, p, kNaN);
-        if (std::isnan(v)) ++outside;
-        d.push_back(std::isnan(v) ? 0.0f : static_cast<float>(v));
-      }
+  for_each_set_voxel(mask.voxels, [&](size_t linear) {
+    const int64_t l = static_cast<int64_t>(linear);
+    const Vec3 p = g.index_to_physical({double(l % g.size[0]), double((l / g.size[0]) % g.size[1]),
+                                        double(l / (g.size[0] * g.size[1]))});
+    const double v = sample_dose(dose, p, kNaN);
+    if (std::isnan(v)) ++outside;
+    d.push_back(std::isnan(v) ? 0.0f : static_cast<float>(v));
+  });
   Dvh dvh(std::move(d), g.voxel_volume_mm3() / 1000.0);
   dvh.outside_dose_grid_voxels = outside;
   return dvh;
