@@ -200,11 +200,31 @@ MetersetResult optimize_meterset(const DeliveryPlan& plan, const PencilBeamEngin
     dose_matrix += engine.control_point_doses(right.view(shape))
                        .index_select(0, torch::tensor(cp_b, torch::kInt64));
   }
+  if (!opt.dose_correction_gy.empty() &&
+      static_cast<int64_t>(opt.dose_correction_gy.size()) != engine.dose_grid().voxel_count())
+    throw ProcessingError("meterset optimisation: the dose correction has " +
+                          std::to_string(opt.dose_correction_gy.size()) + " voxels, the engine's grid " +
+                          std::to_string(engine.dose_grid().voxel_count()));
+  // The correction at the compute voxels (the objective's), and the dose the
+  // normalisation and evaluation see: the engine's plus the correction.
+  torch::Tensor correction_at_voxels;
+  if (!opt.dose_correction_gy.empty())
+    correction_at_voxels =
+        torch::from_blob(const_cast<float*>(opt.dose_correction_gy.data()),
+                         {static_cast<int64_t>(opt.dose_correction_gy.size())}, torch::kFloat)
+            .index_select(0, torch::tensor(engine.compute_voxels(), torch::kInt64));
+  auto corrected = [&](torch::Tensor dose_at_voxels) {
+    return correction_at_voxels.defined() ? dose_at_voxels + correction_at_voxels : dose_at_voxels;
+  };
+  auto seen_image = [&](Image3D<float> dose) {
+    for (size_t v = 0; v < opt.dose_correction_gy.size(); ++v) dose.voxels[v] += opt.dose_correction_gy[v];
+    return dose;
+  };
   MetersetResult res;
   auto evaluate = [&](const std::vector<double>& x, std::vector<double>& g) {
     ++res.evaluations;
     torch::Tensor xt = torch::tensor(x, torch::kDouble).requires_grad_(true);
-    torch::Tensor dose = torch::matmul(xt.to(torch::kFloat).unsqueeze(0), dose_matrix).squeeze(0);
+    torch::Tensor dose = corrected(torch::matmul(xt.to(torch::kFloat).unsqueeze(0), dose_matrix).squeeze(0));
     torch::Tensor f = objective.value(dose.to(torch::kDouble));
     f.backward();
     torch::Tensor gt = xt.grad().contiguous();
@@ -297,7 +317,7 @@ MetersetResult optimize_meterset(const DeliveryPlan& plan, const PencilBeamEngin
   apply();
   if (opt.normalise) {
     for (int round = 0;; ++round) {
-      res.evaluation = evaluate_plan(ctx.patient, engine.dose_image(res.fluence), ctx.protocol, ctx.roles);
+      res.evaluation = evaluate_plan(ctx.patient, seen_image(engine.dose_image(res.fluence)), ctx.protocol, ctx.roles);
       const double k = res.evaluation.normalisation_scale;
       if (!(k > 0) || std::abs(k - 1.0) < 1e-3 || round == 3) break;
       for (double& v : x) v *= k;
@@ -309,7 +329,7 @@ MetersetResult optimize_meterset(const DeliveryPlan& plan, const PencilBeamEngin
   {
     torch::NoGradGuard ng;
     res.objective_final =
-        objective.value(engine.dose_at_voxels(fluence_of(torch::tensor(x, torch::kDouble))).to(torch::kDouble))
+        objective.value(corrected(engine.dose_at_voxels(fluence_of(torch::tensor(x, torch::kDouble)))).to(torch::kDouble))
             .item<double>();
   }
   for (size_t i = 0; i < n; ++i)

@@ -141,16 +141,41 @@ FinalGridCorrection correct_for_final_grid(const FinalPlanDose& current, const P
     out.info["status"] = "off (--no-final-grid-correction)";
     return out;
   }
-  if (!options.meterset || parse_sequencer_method(options.sequencer_method) != SequencerMethod::kApertures) {
-    out.info["status"] = "not available: it re-runs the direct aperture optimisation (--sequencer apertures, meterset on)";
+  if (!options.meterset) {
+    out.info["status"] = "not available: it re-runs the last optimisation stage (--no-meterset)";
     return out;
   }
+  const bool dao = parse_sequencer_method(options.sequencer_method) == SequencerMethod::kApertures;
   const auto t0 = SteadyClock::now();
   const std::shared_ptr<const PencilBeamEngine> engine = optimisation_engine(fluence, ctx.patient, machine, options);
   const PlanObjective objective(ctx.patient, ctx.protocol, ctx.roles, engine->dose_grid(), engine->compute_voxels());
+  // The last optimisation stage again, against the corrected dose: DAO after the apertures
+  // sequencer, the MU re-optimisation after the sweep.
   ApertureOptimizerOptions aopt;
   aopt.max_iterations = dao_iteration_limit(options, fluence);
   aopt.mu_weight = options.aperture_mu_weight;
+  MetersetOptimizerOptions mopt;
+  mopt.max_iterations = options.meterset_max_iterations;
+  struct Reoptimised {
+    DeliveryPlan plan;
+    int iterations = 0, evaluations = 0;
+    bool deliverable = false;
+  };
+  auto reoptimise = [&](const DeliveryPlan& plan, std::vector<float> correction) {
+    Reoptimised r;
+    if (dao) {
+      aopt.dose_correction_gy = std::move(correction);
+      ApertureResult a = optimize_apertures(plan, *engine, fluence.geometry, objective, ctx, machine, aopt);
+      r.plan = std::move(a.plan), r.iterations = a.iterations, r.evaluations = a.evaluations;
+      r.deliverable = a.violations.empty();
+    } else {
+      mopt.dose_correction_gy = std::move(correction);
+      MetersetResult m = optimize_meterset(plan, *engine, fluence.geometry, objective, ctx, machine, mopt);
+      r.plan = std::move(m.plan), r.iterations = m.iterations, r.evaluations = m.evaluations;
+      r.deliverable = m.violations.empty();
+    }
+    return r;
+  };
 
   const FinalPlanDose* best = &current;
   FinalPlanDose candidate;
@@ -163,12 +188,13 @@ FinalGridCorrection correct_for_final_grid(const FinalPlanDose& current, const P
   for (int round = 0; round < max_rounds; ++round) {
     const DoseImage optimisation_dose = engine->dose_image(
         aperture_fluence_on_geometry(best->plan, fluence.fluence.grid, fluence.geometry, machine));
-    aopt.dose_correction_gy = final_grid_dose_correction(best->dose, optimisation_dose);
-    const auto [lo, hi] = std::minmax_element(aopt.dose_correction_gy.begin(), aopt.dose_correction_gy.end());
-    const ApertureResult r = optimize_apertures(best->plan, *engine, fluence.geometry, objective, ctx, machine, aopt);
-    nlohmann::json info = {{"correction_min_gy", *lo}, {"correction_max_gy", *hi},
-                           {"dao_iterations", r.iterations}, {"dao_evaluations", r.evaluations}};
-    if (!r.violations.empty()) {
+    std::vector<float> correction = final_grid_dose_correction(best->dose, optimisation_dose);
+    const auto [lo, hi] = std::minmax_element(correction.begin(), correction.end());
+    nlohmann::json info = {{"correction_min_gy", *lo}, {"correction_max_gy", *hi}};
+    const Reoptimised r = reoptimise(best->plan, std::move(correction));
+    info[dao ? "dao_iterations" : "meterset_iterations"] = r.iterations;
+    info[dao ? "dao_evaluations" : "meterset_evaluations"] = r.evaluations;
+    if (!r.deliverable) {
       info["result"] = "not deliverable";
       rounds.push_back(info);
       break;

@@ -136,3 +136,49 @@ CATCH_TEST_CASE("meterset re-optimization lowers the objective and stays deliver
   CATCH_CHECK(b.objective_final == a.objective_final);
   CATCH_CHECK(b.mu_final == a.mu_final);
 }
+
+CATCH_TEST_CASE("meterset re-optimisation sees its dose plus a given correction", "[optimize][meterset]") {
+  // The final-grid correction after the sweep sequencer (pipeline/final_dose_stage.h) hands
+  // the MU re-optimisation a per-voxel dose to add, as it does DAO. A uniform -2 Gy shifts
+  // every dose metric by -2 Gy, so the normalisation alone (no iterations) must scale the MU
+  // by (V + 2) / V, V the normalisation's dose value.
+  const MetersetFixture& fx = meterset_fixture();
+  const PencilBeamEngine engine = make_engine(fx);
+  const PlanObjective objective(fx.patient, fx.protocol, fx.roles, engine.dose_grid(),
+                                engine.compute_voxels());
+  const MetersetPlanContext ctx{fx.patient, fx.protocol, fx.roles};
+  MetersetOptimizerOptions opt;
+  opt.max_iterations = 0;
+  const MetersetResult plain = optimize_meterset(fx.sequenced.plan, engine, fx.fluence_plan.geometry,
+                                                 objective, ctx, fx.machine, opt);
+  opt.dose_correction_gy.assign(static_cast<size_t>(engine.dose_grid().voxel_count()), -2.0f);
+  const MetersetResult shifted = optimize_meterset(fx.sequenced.plan, engine, fx.fluence_plan.geometry,
+                                                   objective, ctx, fx.machine, opt);
+  const double v = fx.protocol.prescription.normalisation.value_gy;
+  CATCH_REQUIRE(v > 0);
+  CATCH_INFO("MU " << plain.mu_final << " -> " << shifted.mu_final << ", V " << v);
+  CATCH_CHECK(shifted.mu_final / plain.mu_final == Approx((v + 2.0) / v).epsilon(2e-3));
+  CATCH_CHECK(shifted.evaluation.normalisation_scale == Approx(1.0).epsilon(2e-3));
+  CATCH_CHECK(shifted.violations.empty());
+  // Its objective is that of the engine's dose of the sequenced MU minus 2 Gy.
+  {
+    torch::NoGradGuard ng;
+    const FluenceMaps seq = aperture_fluence_on_geometry(fx.sequenced.plan, engine.fluence_grid(),
+                                                         fx.fluence_plan.geometry, fx.machine);
+    const torch::Tensor f = torch::tensor(seq.values).view(
+        {seq.control_point_count, seq.grid.row_count(), seq.grid.bixel_count});
+    const double expected = objective.value((engine.dose_at_voxels(f) - 2.0).to(torch::kDouble)).item<double>();
+    CATCH_CHECK(shifted.objective_sequenced == Approx(expected).epsilon(1e-4));
+    CATCH_CHECK(shifted.objective_sequenced != Approx(plain.objective_sequenced).epsilon(1e-3));
+  }
+  opt.max_iterations = 5;
+  const MetersetResult optimised = optimize_meterset(fx.sequenced.plan, engine, fx.fluence_plan.geometry,
+                                                     objective, ctx, fx.machine, opt);
+  for (size_t k = 1; k < optimised.history.size(); ++k) CATCH_CHECK(optimised.history[k] <= optimised.history[k - 1]);
+  CATCH_CHECK(optimised.violations.empty());
+  // A correction of another grid's size is refused.
+  opt.dose_correction_gy.pop_back();
+  CATCH_CHECK_THROWS_AS(optimize_meterset(fx.sequenced.plan, engine, fx.fluence_plan.geometry, objective, ctx,
+                                          fx.machine, opt),
+                        ProcessingError);
+}

@@ -94,9 +94,6 @@ CATCH_TEST_CASE("final-grid correction says why it did not run", "[pipeline][fin
   options.final_grid_correction = false;
   CATCH_CHECK(status() == "off (--no-final-grid-correction)");
   options.final_grid_correction = true;
-  options.sequencer_method = "sweep";
-  CATCH_CHECK(status().rfind("not available", 0) == 0);
-  options.sequencer_method = "apertures";
   options.meterset = false;
   CATCH_CHECK(status().rfind("not available", 0) == 0);
   const FinalGridCorrection off = correct_for_final_grid(current, optimised, fluence, ctx, machine, options);

@@ -58,6 +58,10 @@ struct MetersetOptimizerOptions {
   double first_step = 0.2;         // largest relative MU change of the first step
   bool normalise = true;           // apply the protocol's normalisation rule afterwards
   bool transmission = true;        // leaf/jaw transmission in the aperture fluence
+  // Added to the engine's dose, voxel by voxel on engine.dose_grid() (empty: none), in the
+  // objective, the normalisation and the evaluation: the final-grid correction
+  // (pipeline/final_dose_stage.h), as ApertureOptimizerOptions::dose_correction_gy.
+  std::vector<float> dose_correction_gy;
 };
 
 // What normalisation and evaluation need besides the engine.

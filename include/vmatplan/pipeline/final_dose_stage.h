@@ -6,7 +6,8 @@
 // judged on the final one (3 mm, streamed). Where the two disagree enough that a clinical
 // goal met on the optimisation grid fails on the final dose (a steep gradient a 5 mm grid
 // averages away, the target's surface at the scan's first or last slice), the final-grid
-// correction runs the direct aperture optimisation again against the optimisation grid's
+// correction runs the last optimisation stage again (the direct aperture optimisation, or
+// after `--sequencer sweep` the MU re-optimisation) against the optimisation grid's
 // dose plus a correction: the final dose read at each optimisation voxel centre minus the
 // optimisation grid's dose of the same plan. The objective then sees what the final grid
 // sees, while the gradient still comes from the fast engine. This is the correction-based
