@@ -299,6 +299,15 @@ const ImageGrid& PencilBeamEngine::dose_grid() const { return impl_->data.volume
 const std::vector<int64_t>& PencilBeamEngine::compute_voxels() const {
   return impl_->data.volume.compute_voxels;
 }
+at::Tensor PencilBeamEngine::values_at_compute_voxels(const std::vector<float>& values,
+                                                      const std::string& user) const {
+  const int64_t n = dose_grid().voxel_count();
+  if (static_cast<int64_t>(values.size()) != n)
+    throw ProcessingError(user + ": " + std::to_string(values.size()) + " values, the engine's dose grid has " +
+                          std::to_string(n) + " voxels");
+  return torch::from_blob(const_cast<float*>(values.data()), {n}, torch::kFloat)
+      .index_select(0, torch::tensor(compute_voxels(), torch::kInt64));
+}
 int64_t PencilBeamEngine::control_point_count() const { return impl_->data.control_points; }
 const FluenceGrid& PencilBeamEngine::fluence_grid() const { return impl_->data.fluence_grid; }
 int64_t PencilBeamEngine::entry_count() const {

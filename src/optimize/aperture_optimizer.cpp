@@ -188,16 +188,10 @@ ApertureResult optimize_apertures(const DeliveryPlan& plan, const PencilBeamEngi
 
   ApertureResult res;
   const torch::Tensor compute_voxels = torch::tensor(engine.compute_voxels(), torch::kInt64);
-  if (!opt.dose_correction_gy.empty() &&
-      static_cast<int64_t>(opt.dose_correction_gy.size()) != engine.dose_grid().voxel_count())
-    throw ProcessingError("aperture optimisation: the dose correction has " +
-                          std::to_string(opt.dose_correction_gy.size()) + " voxels, the engine's grid " +
-                          std::to_string(engine.dose_grid().voxel_count()));
   torch::Tensor correction_at_voxels;
   if (!opt.dose_correction_gy.empty())
-    correction_at_voxels = torch::from_blob(const_cast<float*>(opt.dose_correction_gy.data()),
-                                            {static_cast<int64_t>(opt.dose_correction_gy.size())}, torch::kFloat)
-                               .index_select(0, compute_voxels);
+    correction_at_voxels =
+        engine.values_at_compute_voxels(opt.dose_correction_gy, "aperture optimisation: the dose correction");
   // Value (objective + MU term) of v; with_graph keeps the autograd graph, so that the
   // gradient (gradient() below) is computed only for the trial points the line search
   // accepts: a rejected trial costs one engine forward pass, not forward and backward.

@@ -200,19 +200,12 @@ MetersetResult optimize_meterset(const DeliveryPlan& plan, const PencilBeamEngin
     dose_matrix += engine.control_point_doses(right.view(shape))
                        .index_select(0, torch::tensor(cp_b, torch::kInt64));
   }
-  if (!opt.dose_correction_gy.empty() &&
-      static_cast<int64_t>(opt.dose_correction_gy.size()) != engine.dose_grid().voxel_count())
-    throw ProcessingError("meterset optimisation: the dose correction has " +
-                          std::to_string(opt.dose_correction_gy.size()) + " voxels, the engine's grid " +
-                          std::to_string(engine.dose_grid().voxel_count()));
   // The correction at the compute voxels (the objective's), and the dose the
   // normalisation and evaluation see: the engine's plus the correction.
   torch::Tensor correction_at_voxels;
   if (!opt.dose_correction_gy.empty())
     correction_at_voxels =
-        torch::from_blob(const_cast<float*>(opt.dose_correction_gy.data()),
-                         {static_cast<int64_t>(opt.dose_correction_gy.size())}, torch::kFloat)
-            .index_select(0, torch::tensor(engine.compute_voxels(), torch::kInt64));
+        engine.values_at_compute_voxels(opt.dose_correction_gy, "meterset optimisation: the dose correction");
   auto corrected = [&](torch::Tensor dose_at_voxels) {
     return correction_at_voxels.defined() ? dose_at_voxels + correction_at_voxels : dose_at_voxels;
   };

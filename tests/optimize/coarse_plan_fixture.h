@@ -7,6 +7,8 @@
 #include "vmatplan/evaluation/protocol.h"
 #include "vmatplan/optimize/classical_planner.h"
 #include "vmatplan/patient/pelvis_phantom.h"
+#include "vmatplan/optimize/meterset_optimizer.h"
+#include "vmatplan/optimize/objectives.h"
 #include "vmatplan/sequence/arc_sequencer.h"
 
 namespace vmatplan::test {
@@ -42,5 +44,18 @@ struct CoarsePlanFixture {
     sequenced = sequence_arcs(pf, machine, so);
   }
 };
+
+// The protocol objective of the engine's dose of a sequenced plan's apertures plus a
+// uniform shift: what an optimiser given that dose correction must report for its start,
+// computed without the optimiser.
+inline double shifted_objective(const DeliveryPlan& plan, const PencilBeamEngine& engine,
+                                const PlanGeometry& geometry, const Machine& machine,
+                                const PlanObjective& objective, double shift_gy) {
+  torch::NoGradGuard ng;
+  const FluenceMaps seq = aperture_fluence_on_geometry(plan, engine.fluence_grid(), geometry, machine);
+  const torch::Tensor f =
+      torch::tensor(seq.values).view({seq.control_point_count, seq.grid.row_count(), seq.grid.bixel_count});
+  return objective.value((engine.dose_at_voxels(f) + shift_gy).to(torch::kDouble)).item<double>();
+}
 
 }  // namespace vmatplan::test

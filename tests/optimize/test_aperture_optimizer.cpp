@@ -167,16 +167,10 @@ CATCH_TEST_CASE("aperture optimisation sees its dose plus a given correction", "
   CATCH_CHECK(shifted.violations.empty());
   // The objective it reports (and lowers) is that of the corrected dose: the engine's
   // dose of the sequenced apertures minus 2 Gy, computed here without the optimiser.
-  {
-    torch::NoGradGuard ng;
-    const FluenceMaps seq = aperture_fluence_on_geometry(fx.sequenced.plan, engine.fluence_grid(),
-                                                         fx.fluence_plan.geometry, fx.machine);
-    const torch::Tensor f = torch::tensor(seq.values).view(
-        {seq.control_point_count, seq.grid.row_count(), seq.grid.bixel_count});
-    const double expected = objective.value((engine.dose_at_voxels(f) - 2.0).to(torch::kDouble)).item<double>();
-    CATCH_CHECK(shifted.objective_sequenced == Approx(expected).epsilon(1e-5));
-    CATCH_CHECK(shifted.objective_sequenced != Approx(plain.objective_sequenced).epsilon(1e-3));
-  }
+  const double expected = test::shifted_objective(fx.sequenced.plan, engine, fx.fluence_plan.geometry, fx.machine,
+                                                  objective, -2.0);
+  CATCH_CHECK(shifted.objective_sequenced == Approx(expected).epsilon(1e-5));
+  CATCH_CHECK(shifted.objective_sequenced != Approx(plain.objective_sequenced).epsilon(1e-3));
   opt.max_iterations = 4;
   const ApertureResult optimised = optimize_apertures(fx.sequenced.plan, engine, fx.fluence_plan.geometry,
                                                       objective, ctx, fx.machine, opt);

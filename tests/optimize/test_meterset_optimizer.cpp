@@ -161,16 +161,10 @@ CATCH_TEST_CASE("meterset re-optimisation sees its dose plus a given correction"
   CATCH_CHECK(shifted.evaluation.normalisation_scale == Approx(1.0).epsilon(2e-3));
   CATCH_CHECK(shifted.violations.empty());
   // Its objective is that of the engine's dose of the sequenced MU minus 2 Gy.
-  {
-    torch::NoGradGuard ng;
-    const FluenceMaps seq = aperture_fluence_on_geometry(fx.sequenced.plan, engine.fluence_grid(),
-                                                         fx.fluence_plan.geometry, fx.machine);
-    const torch::Tensor f = torch::tensor(seq.values).view(
-        {seq.control_point_count, seq.grid.row_count(), seq.grid.bixel_count});
-    const double expected = objective.value((engine.dose_at_voxels(f) - 2.0).to(torch::kDouble)).item<double>();
-    CATCH_CHECK(shifted.objective_sequenced == Approx(expected).epsilon(1e-4));
-    CATCH_CHECK(shifted.objective_sequenced != Approx(plain.objective_sequenced).epsilon(1e-3));
-  }
+  const double expected = test::shifted_objective(fx.sequenced.plan, engine, fx.fluence_plan.geometry, fx.machine,
+                                                  objective, -2.0);
+  CATCH_CHECK(shifted.objective_sequenced == Approx(expected).epsilon(1e-4));
+  CATCH_CHECK(shifted.objective_sequenced != Approx(plain.objective_sequenced).epsilon(1e-3));
   opt.max_iterations = 5;
   const MetersetResult optimised = optimize_meterset(fx.sequenced.plan, engine, fx.fluence_plan.geometry,
                                                      objective, ctx, fx.machine, opt);

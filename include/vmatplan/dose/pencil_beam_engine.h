@@ -69,6 +69,9 @@ class PencilBeamEngine {
   const ImageGrid& dose_grid() const;
   // Linear indices (into dose_grid()) of the voxels that receive dose.
   const std::vector<int64_t>& compute_voxels() const;
+  // values (one per voxel of dose_grid(), e.g. a dose correction) at compute_voxels(), as
+  // a float tensor in that order; ProcessingError naming `user` when the sizes differ.
+  at::Tensor values_at_compute_voxels(const std::vector<float>& values, const std::string& user) const;
 
   // Without tensors: dose of fluence maps (on the engine's grid) as an image.
   Image3D<float> dose_image(const FluenceMaps& fluence) const;
