@@ -229,13 +229,14 @@ GenerateResult generate_plan(const GenerateOptions& options_in, const GeneratePr
   const MetersetPlanContext plan_context{patient, protocol, roles};
   FinalPlanDose final = final_plan_dose(delivery, fluence, plan_context, machine, options);
   clock.end();
-  // A goal met where the plan was optimised but failed on the final dose: DAO again
-  // against the final grid's dose (final_dose_stage.h), when that meets more goals. The
+  // A goal met where the plan was optimised but failed on the final dose: the last
+  // optimisation stage (DAO, or the sweep's MU re-optimisation) again against the final
+  // grid's dose (final_dose_stage.h), when that meets more goals. The
   // goals on the optimisation grid are evaluated only when the final dose fails one.
   bool final_fails_a_goal = false;
   for (const GoalResult& g : final.evaluation.goals) final_fails_a_goal = final_fails_a_goal || !g.pass;
-  static const PlanEvaluation kNoGoals;
-  const PlanEvaluation& optimised_evaluation = final_fails_a_goal ? optimised_goals(optimised, plan_context) : kNoGoals;
+  const PlanEvaluation no_goals;
+  const PlanEvaluation& optimised_evaluation = final_fails_a_goal ? optimised_goals(optimised, plan_context) : no_goals;
   if (options.meterset) {
     const bool lost = !goals_lost_between(optimised_evaluation, final.evaluation).empty();
     if (lost) clock.begin("final_grid_correction");
