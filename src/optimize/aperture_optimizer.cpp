@@ -276,7 +276,7 @@ ApertureResult optimize_apertures(const DeliveryPlan& plan, const PencilBeamEngi
   auto seen = [&](const Image3D<float>& dose) -> const Image3D<float>& {
     if (opt.dose_correction_gy.empty()) return dose;
     corrected = dose;
-    for (size_t v = 0; v < corrected.voxels.size(); ++v) corrected.voxels[v] += opt.dose_correction_gy[v];
+    add_dose_correction(corrected, opt.dose_correction_gy);
     return corrected;
   };
   // The protocol objective of a dose image on the engine's grid, read at the compute

@@ -115,6 +115,10 @@ FluenceMaps aperture_fluence_on_geometry(const DeliveryPlan& plan, const Fluence
   return to_maps(torch::mm(mixing_matrix(refs, cps), mu_t.unsqueeze(1) * u), grid, cps);
 }
 
+void add_dose_correction(Image3D<float>& dose, const std::vector<float>& correction_gy) {
+  for (size_t v = 0; v < correction_gy.size(); ++v) dose.voxels[v] += correction_gy[v];
+}
+
 MetersetResult optimize_meterset(const DeliveryPlan& plan, const PencilBeamEngine& engine,
                                  const PlanGeometry& engine_geometry,
                                  const PlanObjective& objective, const MetersetPlanContext& ctx,
@@ -208,10 +212,6 @@ MetersetResult optimize_meterset(const DeliveryPlan& plan, const PencilBeamEngin
         engine.values_at_compute_voxels(opt.dose_correction_gy, "meterset optimisation: the dose correction");
   auto corrected = [&](torch::Tensor dose_at_voxels) {
     return correction_at_voxels.defined() ? dose_at_voxels + correction_at_voxels : dose_at_voxels;
-  };
-  auto seen_image = [&](Image3D<float> dose) {
-    for (size_t v = 0; v < opt.dose_correction_gy.size(); ++v) dose.voxels[v] += opt.dose_correction_gy[v];
-    return dose;
   };
   MetersetResult res;
   auto evaluate = [&](const std::vector<double>& x, std::vector<double>& g) {
@@ -310,7 +310,9 @@ MetersetResult optimize_meterset(const DeliveryPlan& plan, const PencilBeamEngin
   apply();
   if (opt.normalise) {
     for (int round = 0;; ++round) {
-      res.evaluation = evaluate_plan(ctx.patient, seen_image(engine.dose_image(res.fluence)), ctx.protocol, ctx.roles);
+      Image3D<float> dose = engine.dose_image(res.fluence);
+      add_dose_correction(dose, opt.dose_correction_gy);
+      res.evaluation = evaluate_plan(ctx.patient, dose, ctx.protocol, ctx.roles);
       const double k = res.evaluation.normalisation_scale;
       if (!(k > 0) || std::abs(k - 1.0) < 1e-3 || round == 3) break;
       for (double& v : x) v *= k;

@@ -64,6 +64,11 @@ struct MetersetOptimizerOptions {
   std::vector<float> dose_correction_gy;
 };
 
+// dose (on an engine's dose grid) plus a dose correction of the same grid, voxel by voxel;
+// an empty correction leaves it unchanged. What both optimisers' normalisation and
+// evaluation see.
+void add_dose_correction(Image3D<float>& dose, const std::vector<float>& correction_gy);
+
 // What normalisation and evaluation need besides the engine.
 struct MetersetPlanContext {
   const Patient& patient;
