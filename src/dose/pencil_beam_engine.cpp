@@ -26,6 +26,9 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
+// Control points per task where tasks are control points (parallel_for_dynamic).
+constexpr long kControlPointGrain = 8;
+
 // Sum over entries of one control point of w_k * bilinear(plane_k): forward, and its
 // transpose (scatter of the voxel gradient onto the plane samples): backward.
 template <class T, int K>
@@ -152,7 +155,7 @@ struct GatherDose : public torch::autograd::Function<GatherDose> {
       scalar_t* out = grad.data_ptr<scalar_t>();
       // Control points own disjoint planes: no write conflicts.
       detail::with_kernel_components(d->components, [&](auto k) {
-        parallel_for(d->control_points, [&](long b, long e) {
+        parallel_for_dynamic(d->control_points, kControlPointGrain, [&](long b, long e) {
           gather_backward<scalar_t, decltype(k)::value>(*d, gp, b, e, out);
         });
       });
@@ -177,7 +180,7 @@ struct ConvolvePlanes : public torch::autograd::Function<ConvolvePlanes> {
       const scalar_t* f = fluence.data_ptr<scalar_t>();
       scalar_t* p = planes.data_ptr<scalar_t>();
       const int64_t size = conv->plane_size();
-      parallel_for(c_count, [&](long b, long e) {
+      parallel_for_dynamic(c_count, kControlPointGrain, [&](long b, long e) {
         detail::PlaneScratch<scalar_t> scratch;
         for (long c = b; c < e; ++c)
           if (!conv->forward(f + c * per_cp, p + c * size, scratch))
@@ -197,7 +200,7 @@ struct ConvolvePlanes : public torch::autograd::Function<ConvolvePlanes> {
       const scalar_t* gp = g.data_ptr<scalar_t>();
       scalar_t* out = grad.data_ptr<scalar_t>();
       const int64_t size = conv->plane_size();
-      parallel_for(c_count, [&](long b, long e) {
+      parallel_for_dynamic(c_count, kControlPointGrain, [&](long b, long e) {
         detail::PlaneScratch<scalar_t> scratch;
         for (long c = b; c < e; ++c) conv->backward(gp + c * size, out + c * rows * bixels, scratch);
       });
