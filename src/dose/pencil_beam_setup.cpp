@@ -109,8 +109,11 @@ EngineData build_engine_data(const Patient& patient, const Machine& machine,
 
   const TraceContext context(d.volume, d.model, d.plane, geometry.isocenter_mm);
   const DepthWeightTable weights(d.model);
-  // Control points in contiguous chunks, one block per thread.
-  const int chunks = std::max(1, std::min<int>(thread_count(), static_cast<int>(cps.size())));
+  // Control points in contiguous chunks, one block each, four chunks per thread taken as
+  // threads finish (parallel_for_dynamic): a block's entries depend only on its control
+  // points, so the engine is the same whatever the schedule.
+  const int chunks = std::max(
+      1, std::min<int>(thread_count() > 1 ? 4 * thread_count() : 1, static_cast<int>(cps.size())));
   d.blocks.resize(chunks);
   d.cp_block.resize(cps.size()), d.cp_begin.resize(cps.size()), d.cp_end.resize(cps.size());
   d.cp_run_begin.resize(cps.size()), d.cp_run_end.resize(cps.size());
@@ -126,7 +129,7 @@ EngineData build_engine_data(const Patient& patient, const Machine& machine,
     b.weight.reserve(n * d.components);
   }
   with_kernel_components(d.components, [&](auto k) {
-    parallel_for(chunks, [&](long b, long e) {
+    parallel_for_dynamic(chunks, 1, [&](long b, long e) {
       for (long c = b; c < e; ++c)
         for (long i = c * per; i < std::min<long>((c + 1) * per, cps.size()); ++i) {
           EntryBlock& block = d.blocks[c];
