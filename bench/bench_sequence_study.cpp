@@ -18,7 +18,12 @@
 // not re-plan). key=value sets a later-stage option for a study: sector_deg, cp_deg,
 // floor (sequencer), dao_iter, mu_weight, first_step, tolerance, mu_precond, memory,
 // normalise_first
-// (aperture optimiser).
+// (aperture optimiser), generator=NAME: the fluence generator (default classical; fmd is
+// `generate`'s default, the shipped FMD student, cached as seed<N>.NAME.json), with the
+// DAO iteration limit `generate` uses after it (dao_iteration_limit) unless dao_iter is set.
+// Times: set-up of the 5 mm engine (setup_s; `generate` counts it in its aperture stage
+// when the fluence stage built none, as the learned generators do), sequencing (seq_s) and
+// aperture optimisation (reopt_s, without the goal evaluation, as in `generate`).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -38,6 +43,9 @@
 #include "vmatplan/optimize/aperture_optimizer.h"
 #include "vmatplan/optimize/meterset_optimizer.h"
 #include "vmatplan/patient/pelvis_phantom.h"
+#include "vmatplan/pipeline/delivery_stages.h"
+#include "vmatplan/pipeline/fluence_stages.h"
+#include "vmatplan/pipeline/generate.h"
 #include "vmatplan/sequence/arc_sequencer.h"
 #include "vmatplan/sequence/complexity.h"
 
@@ -115,15 +123,18 @@ int main(int argc, char** argv) {
   const int first_seed = argc > 4 ? std::atoi(argv[4]) : 1;
   const std::string cache_dir = argc > 5 && std::string(argv[5]) != "-" ? argv[5] : "";
   ApertureOptimizerOptions ao;
+  std::string generator = "classical";
+  bool dao_iter_set = false;
   for (int a = 6; a < argc; ++a) {
     const std::string kv = argv[a];
     const size_t eq = kv.find('=');
     const std::string key = kv.substr(0, eq);
     const double v = eq == std::string::npos ? 0.0 : std::atof(kv.c_str() + eq + 1);
-    if (key == "sector_deg") so.aperture_sector_deg = v;
+    if (key == "generator") generator = eq == std::string::npos ? "" : kv.substr(eq + 1);
+    else if (key == "sector_deg") so.aperture_sector_deg = v;
     else if (key == "cp_deg") so.aperture_cp_spacing_deg = v;
     else if (key == "floor") so.aperture_floor = v;
-    else if (key == "dao_iter") ao.max_iterations = static_cast<int>(v);
+    else if (key == "dao_iter") ao.max_iterations = static_cast<int>(v), dao_iter_set = true;
     else if (key == "mu_weight") ao.mu_weight = v;
     else if (key == "first_step") ao.first_step = v;
     else if (key == "tolerance") ao.relative_tolerance = v;
@@ -144,32 +155,53 @@ int main(int argc, char** argv) {
   const StructureRoles roles = StructureRoles::load_default();
   GammaOptions go;  // 3 %/2 mm, global, 10 % threshold
 
-  std::printf("bench_sequence_study: %d patients (seeds %d..), sequencer %s, %d threads, protocol %s, machine %s\n",
-              patients, first_seed, to_string(so.method), threads, protocol.name.c_str(), machine.name.c_str());
-  std::printf("%-4s %6s | %7s %7s | %7s %7s | %9s %9s %9s | %7s %7s %7s | %6s %6s %6s\n", "seed",
+  std::printf("bench_sequence_study: %d patients (seeds %d..), generator %s, sequencer %s, %d threads, protocol %s, machine %s\n",
+              patients, first_seed, generator.c_str(), to_string(so.method), threads, protocol.name.c_str(),
+              machine.name.c_str());
+  std::printf("%-4s %6s | %7s %7s | %7s %7s | %9s %9s %9s | %7s %7s %7s %6s %5s | %6s %6s %6s %6s\n", "seed",
               "plan_s", "gam_seq", "gam_opt", "obj_seq", "obj_opt", "goals_flu", "goals_seq",
-              "goals_opt", "MU_seq", "MU_opt", "MU/Gy", "seq_s", "reopt_s", "sum_s");
+              "goals_opt", "MU_seq", "MU_opt", "MU/Gy", "beam_s", "MCSv", "setup", "seq_s", "reopt_s", "sum_s");
   int pass95 = 0, goals_kept = 0, seq_pass95 = 0, seq_goals_kept = 0;
   double worst_time = 0;
+  std::vector<double> stage_times, with_setup_times, mu_per_gys, beam_on_times;
   for (int seed = first_seed; seed < first_seed + patients; ++seed) {
     PelvisPhantomOptions po;
     po.seed = static_cast<uint64_t>(seed);
     const Patient patient = make_pelvis_phantom(po);
-    const std::string cached = cache_dir.empty() ? "" : cache_dir + "/seed" + std::to_string(seed) + ".json";
+    const bool classical = generator == "classical";
+    const std::string cached =
+        cache_dir.empty() ? ""
+                          : cache_dir + "/seed" + std::to_string(seed) + (classical ? "" : "." + generator) + ".json";
     ClassicalPlan fp;
+    nlohmann::json fluence_info = nlohmann::json::object();
     if (!cached.empty() && std::filesystem::exists(cached)) {
       const PlanFile f = load_plan(cached);
-      fp.geometry = f.geometry, fp.fluence = f.fluence;
+      fp.geometry = f.geometry, fp.fluence = f.fluence, fluence_info = f.extra;
     } else {
-      fp = make_classical_plan(patient, protocol, machine, roles, {});
+      if (classical) {
+        fp = make_classical_plan(patient, protocol, machine, roles, {});
+      } else {
+        const auto tg = std::chrono::steady_clock::now();
+        const ClassicalPlanOptions plan_options;
+        FluencePlan g = make_fluence_generator(generator)->generate({patient, protocol, machine, roles, plan_options, {}});
+        fp.geometry = g.geometry, fp.fluence = g.fluence, fluence_info = g.info;
+        fp.total_seconds = since_s(tg);
+      }
       if (!cached.empty()) {
         std::filesystem::create_directories(cache_dir);
-        save_plan({machine.name, fp.geometry, fp.fluence, nlohmann::json::object()}, cached);
+        save_plan({machine.name, fp.geometry, fp.fluence, fluence_info}, cached);
       }
+    }
+    if (!dao_iter_set) {
+      FluencePlan as_generated;
+      as_generated.info = fluence_info;
+      ao.max_iterations = dao_iteration_limit(GenerateOptions{}, as_generated);
     }
     DoseEngineOptions eo;
     eo.dose_spacing_mm = 5.0;
+    const auto t_setup = std::chrono::steady_clock::now();
     const PencilBeamEngine engine(patient, machine, fp.geometry, fp.fluence.grid, eo);
+    const double setup_s = since_s(t_setup);
     const PlanObjective objective(patient, protocol, roles, engine.dose_grid(), engine.compute_voxels());
     const DoseImage dose_fluence = engine.dose_image(fp.fluence);
     // The fluence plan's goals and objective on this engine (the planner's own grid and
@@ -191,6 +223,7 @@ int main(int argc, char** argv) {
     // Both optimisers report into the meterset result's fields.
     MetersetResult r;
     if (dao) {
+      ao.evaluate_goals = false;  // as generate: evaluated below, outside the timing
       const ApertureResult a = optimize_apertures(s.plan, engine, fp.geometry, objective,
                                                   {patient, protocol, roles}, machine, ao);
       r.plan = a.plan, r.fluence = a.fluence, r.evaluation = a.evaluation;
@@ -209,6 +242,7 @@ int main(int argc, char** argv) {
     const DoseImage dose_seq = engine.dose_image(
         aperture_fluence_on_geometry(s.plan, fp.fluence.grid, fp.geometry, machine));
     const DoseImage dose_opt = engine.dose_image(r.fluence);
+    if (dao) r.evaluation = evaluate_plan(patient, dose_opt, protocol, roles);
     // Diagnostics of where the loss comes from: the same apertures without leaf/jaw
     // transmission, and the fluence plan with each sector's fluence spread evenly over the
     // sector's control points (angular smearing of sector-wise sequencing, no MLC at all).
@@ -233,10 +267,11 @@ int main(int argc, char** argv) {
     std::snprintf(goals_flu, sizeof goals_flu, "%d/%d", c_flu.met, c_flu.total);
     std::snprintf(goals_seq, sizeof goals_seq, "%d/%d", c_seq.kept, c_seq.of);
     std::snprintf(goals_opt, sizeof goals_opt, "%d/%d", c_opt.kept, c_opt.of);
-    std::printf("%-4d %6.1f | %7.2f %7.2f | %7.3f %7.3f | %9s %9s %9s | %7.0f %7.0f %7.1f | %6.2f %6.2f %6.2f\n",
+    std::printf("%-4d %6.1f | %7.2f %7.2f | %7.3f %7.3f | %9s %9s %9s | %7.0f %7.0f %7.1f %6.1f %5.3f | %6.2f %6.2f %6.2f %6.2f\n",
                 seed, fp.total_seconds, g_seq.pass_rate_pct, g_opt.pass_rate_pct,
                 r.objective_sequenced, r.objective_final, goals_flu, goals_seq, goals_opt,
-                r.mu_sequenced, r.mu_final, mu_per_gy, seq_s, reopt_s, seq_s + reopt_s);
+                r.mu_sequenced, r.mu_final, mu_per_gy, cx.delivery_time_s, cx.mcsv, setup_s, seq_s,
+                reopt_s, setup_s + seq_s + reopt_s);
     nlohmann::json j = {{"seed", seed},
                         {"gamma_sequenced_pct", g_seq.pass_rate_pct},
                         {"gamma_reoptimized_pct", g_opt.pass_rate_pct},
@@ -261,7 +296,10 @@ int main(int argc, char** argv) {
                         {"violations", r.violations.size()},
                         {"sequence_s", seq_s},
                         {"reoptimize_s", reopt_s},
-                        {"plan_s", fp.total_seconds}};
+                        {"plan_s", fp.total_seconds},
+                        {"setup_s", setup_s},
+                        {"generator", generator},
+                        {"dao_iteration_limit", ao.max_iterations}};
     j["sequencer"] = to_string(so.method);
     j["mean_leaf_travel_mm_per_deg"] = cx.mean_leaf_travel_mm_per_deg;
     for (const GoalResult& g : r.evaluation.goals)  // after sequencing + optimisation
@@ -278,6 +316,8 @@ int main(int argc, char** argv) {
     seq_goals_kept += c_seq.kept == c_seq.of ? 1 : 0;
     goals_kept += c_opt.kept == c_opt.of ? 1 : 0;
     worst_time = std::max(worst_time, seq_s + reopt_s);
+    stage_times.push_back(seq_s + reopt_s), with_setup_times.push_back(setup_s + seq_s + reopt_s);
+    mu_per_gys.push_back(mu_per_gy), beam_on_times.push_back(cx.delivery_time_s);
   }
   struct rusage u {};
   getrusage(RUSAGE_SELF, &u);
@@ -287,5 +327,14 @@ int main(int argc, char** argv) {
               "%d/%d; slowest sequencing + re-optimization %.2f s (target <= 3 s)\n",
               seq_pass95, patients, pass95, patients, seq_goals_kept, patients, goals_kept,
               patients, worst_time);
+  auto median = [](std::vector<double> v) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  };
+  std::printf("medians: sequencing + optimisation %.2f s, with the engine set-up %.2f s (target <= 3 s); "
+              "MU/Gy %.1f (target <= 300); beam-on %.1f s (target <= 150)\n",
+              median(stage_times), median(with_setup_times), median(mu_per_gys), median(beam_on_times));
   return 0;
 }
