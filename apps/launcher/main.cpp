@@ -17,19 +17,20 @@
 
 namespace {
 
-// The folder of this executable (the link /proc/self/exe resolves to), with its '/'.
-std::string own_folder() {
+// The folder of this executable, with its '/': where /proc/self/exe leads (symbolic links
+// resolved, so a link on the PATH finds the real folder), else argv[0]'s folder when it
+// names one (no /proc), else "" (the current folder).
+std::string own_folder(const char* argv0) {
   char path[PATH_MAX];
   const ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-  if (n <= 0) return "";
-  const std::string exe(path, static_cast<size_t>(n));
+  const std::string exe = n > 0 ? std::string(path, static_cast<size_t>(n)) : std::string(argv0 ? argv0 : "");
   return exe.substr(0, exe.rfind('/') + 1);
 }
 
 }  // namespace
 
 int main(int, char** argv) {
-  const std::string program = own_folder() + "vmatplan-app";
+  const std::string program = own_folder(argv[0]) + "vmatplan-app";
   const std::string tunables = vmatplan::with_malloc_tunables(std::getenv("GLIBC_TUNABLES"));
   if (setenv("GLIBC_TUNABLES", tunables.c_str(), 1) != 0) {
     std::fprintf(stderr, "vmatplan: cannot set GLIBC_TUNABLES: %s\n", std::strerror(errno));
