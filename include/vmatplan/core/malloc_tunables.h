@@ -6,9 +6,9 @@
 // glibc.malloc.hugetlb=1: malloc advises transparent huge pages (madvise MADV_HUGEPAGE)
 // for the memory it takes from the kernel. A plan's process writes about 1 GB of fresh
 // memory; on the project's virtual machines (THP "madvise", a first write to a 4 KiB page
-// about 15 us) `generate` on phantom seed 1 took 48 k page faults and 6.9-7.7 s with
-// glibc's default, 16 k faults and 6.3-6.9 s with this (docs/dose_model.md). glibc before
-// 2.35 ignores the name; the values computed are the same either way.
+// about 15 us) a `generate` took 45-56 k page faults with glibc's default and 13-16 k with
+// this, and 0.1-0.3 s less (docs/dose_model.md). glibc before 2.35 ignores the name; the
+// values computed are the same either way.
 //
 //   setenv("GLIBC_TUNABLES", with_malloc_tunables(getenv("GLIBC_TUNABLES")).c_str(), 1);
 #include <string>
