@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.h"
 #include "vmatplan/core/threads.h"
 #include "vmatplan/dose/pencil_beam_engine.h"
 #include "vmatplan/geometry/plan_builder.h"
@@ -66,6 +67,7 @@ void row(const char* what, const Timing& t, const char* target, const char* note
 }  // namespace
 
 int main(int argc, char** argv) {
+  vmatplan::bench::run_with_malloc_tunables(argv);
   const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
   const int runs = argc > 2 ? std::atoi(argv[2]) : 5;
   const bool fine = !(argc > 3 && std::string(argv[3]) == "--no-fine");

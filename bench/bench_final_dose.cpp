@@ -103,6 +103,7 @@ int run_one(double spacing_mm, int control_points, int threads, int runs, bool e
 }  // namespace
 
 int main(int argc, char** argv) {
+  vmatplan::bench::run_with_malloc_tunables(argv);
   int threads = 2, runs = 3;
   bool engine = false;
   std::vector<double> spacings{5, 3, 2.5, 2}, control_points{91, 182, 362};

@@ -45,6 +45,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.h"
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/json_file.h"
 #include "vmatplan/core/safetensors.h"
@@ -866,6 +867,7 @@ int evaluation_main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  vmatplan::bench::run_with_malloc_tunables(argv);
   for (int i = 1; i < argc; ++i)
     if (!std::strcmp(argv[i], "--evaluate")) return evaluation_main(argc, argv);
   return timing_main(argc, argv);

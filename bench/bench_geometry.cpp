@@ -12,6 +12,7 @@
 using namespace vmatplan;
 
 int main(int argc, char** argv) {
+  vmatplan::bench::run_with_malloc_tunables(argv);
   int runs = 5;
   uint64_t seed = 1;
   for (int a = 1; a + 1 < argc; a += 2) {

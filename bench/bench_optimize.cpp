@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "bench_support.h"
 #include "vmatplan/core/threads.h"
 #include "vmatplan/dose/pencil_beam_engine.h"
 #include "vmatplan/io/patient_loader.h"
@@ -143,6 +144,7 @@ int passed_count(const json& goals) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  vmatplan::bench::run_with_malloc_tunables(argv);
   const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
   const int patients = argc > 2 ? std::atoi(argv[2]) : 10;
   std::string box = argc > 3 ? argv[3] : VMATPLAN_SOURCE_DIR "/../shared/data/matrad/BOXPHANTOM.mat";

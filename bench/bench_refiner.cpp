@@ -31,6 +31,7 @@
 #include <map>
 #include <sstream>
 
+#include "bench_support.h"
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/threads.h"
 #include "vmatplan/evaluation/normalisation.h"
@@ -459,6 +460,7 @@ void refiner_section(const std::vector<BenchPatient>& patients, const std::vecto
 }  // namespace
 
 int main(int argc, char** argv) {
+  vmatplan::bench::run_with_malloc_tunables(argv);
   CLI::App app{"L2Plan benchmark: dose predictor and refiner convergence"};
   std::vector<uint64_t> seeds{30000, 30001};
   std::vector<std::string> dirs, sections{"predictor", "refiners"};

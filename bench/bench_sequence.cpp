@@ -13,6 +13,7 @@
 #include <random>
 #include <vector>
 
+#include "bench_support.h"
 #include "vmatplan/geometry/plan_file.h"
 #include "vmatplan/sequence/arc_sequencer.h"
 #include "vmatplan/sequence/complexity.h"
@@ -70,7 +71,8 @@ double median_s(const std::function<void()>& fn, int runs = 5) {
 
 }  // namespace
 
-int main() {
+int main(int, char** argv) {
+  vmatplan::bench::run_with_malloc_tunables(argv);
   const Machine m = Machine::load_named("generic_6mv_mlc120");
   const PlanFile plan = make_plan(m);
   SequencedPlan s;

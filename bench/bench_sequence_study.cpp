@@ -35,6 +35,7 @@
 #include <torch/torch.h>
 #include <string>
 
+#include "bench_support.h"
 #include "vmatplan/core/threads.h"
 #include "vmatplan/dose/pencil_beam_engine.h"
 #include "vmatplan/evaluation/gamma.h"
@@ -116,6 +117,7 @@ double fluence_objective(const PlanObjective& objective, const PencilBeamEngine&
 }  // namespace
 
 int main(int argc, char** argv) {
+  vmatplan::bench::run_with_malloc_tunables(argv);
   const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
   const int patients = argc > 2 ? std::atoi(argv[2]) : 10;
   SequencerOptions so;

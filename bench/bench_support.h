@@ -8,10 +8,27 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "vmatplan/core/malloc_tunables.h"
+
 namespace vmatplan::bench {
+
+// The in-process benchmarks measure with the malloc settings `vmatplan` runs with
+// (core/malloc_tunables.h; glibc reads them only when a process starts): called first in
+// main, this executes the benchmark again with them added to GLIBC_TUNABLES, unless they
+// are there already. A value set for the same tunable wins (GLIBC_TUNABLES=
+// glibc.malloc.hugetlb=0 measures with glibc's default). Where the executable cannot be
+// started again, the benchmark goes on with the environment it has.
+inline void run_with_malloc_tunables(char** argv) {
+  const char* now = std::getenv("GLIBC_TUNABLES");
+  const std::string wanted = with_malloc_tunables(now);
+  if (now && wanted == now) return;
+  if (setenv("GLIBC_TUNABLES", wanted.c_str(), 1) != 0) return;
+  execv("/proc/self/exe", argv);
+}
 
 struct ProcessRun {
   double wall_s = 0;
