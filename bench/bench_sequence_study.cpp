@@ -150,6 +150,7 @@ int main(int argc, char** argv) {
     std::printf("option %s\n", kv.c_str());
   }
   const bool dao = so.method == SequencerMethod::kApertures;
+  const bool classical = generator == "classical";
   set_thread_count(threads);
   set_dose_engine_threads(threads);
   const Machine machine = Machine::load_named("generic_6mv_mlc120");
@@ -170,7 +171,6 @@ int main(int argc, char** argv) {
     PelvisPhantomOptions po;
     po.seed = static_cast<uint64_t>(seed);
     const Patient patient = make_pelvis_phantom(po);
-    const bool classical = generator == "classical";
     const std::string cached =
         cache_dir.empty() ? ""
                           : cache_dir + "/seed" + std::to_string(seed) + (classical ? "" : "." + generator) + ".json";

@@ -4,11 +4,15 @@
 // iterations), sequenced with the options given.
 #include <torch/torch.h>
 
+#include <catch2/catch.hpp>
+
+#include "vmatplan/core/error.h"
+#include "vmatplan/dose/pencil_beam_engine.h"
 #include "vmatplan/evaluation/protocol.h"
 #include "vmatplan/optimize/classical_planner.h"
-#include "vmatplan/patient/pelvis_phantom.h"
 #include "vmatplan/optimize/meterset_optimizer.h"
 #include "vmatplan/optimize/objectives.h"
+#include "vmatplan/patient/pelvis_phantom.h"
 #include "vmatplan/sequence/arc_sequencer.h"
 
 namespace vmatplan::test {
@@ -45,6 +49,25 @@ struct CoarsePlanFixture {
   }
 };
 
+// A fixture's optimisation-grid engine (8 mm), its protocol objective and the optimisers'
+// context, in the order they depend on each other: what every optimiser test starts from.
+struct CoarseDoseSetup {
+  PencilBeamEngine engine;
+  PlanObjective objective;
+  MetersetPlanContext ctx;
+  explicit CoarseDoseSetup(const CoarsePlanFixture& fx)
+      : engine(fx.patient, fx.machine, fx.fluence_plan.geometry, fx.fluence_plan.fluence.grid, engine_options()),
+        objective(fx.patient, fx.protocol, fx.roles, engine.dose_grid(), engine.compute_voxels()),
+        ctx{fx.patient, fx.protocol, fx.roles} {}
+
+ private:
+  static DoseEngineOptions engine_options() {
+    DoseEngineOptions eo;
+    eo.dose_spacing_mm = 8.0;
+    return eo;
+  }
+};
+
 // The protocol objective of the engine's dose of a sequenced plan's apertures plus a
 // uniform shift: what an optimiser given that dose correction must report for its start,
 // computed without the optimiser.
@@ -56,6 +79,41 @@ inline double shifted_objective(const DeliveryPlan& plan, const PencilBeamEngine
   const torch::Tensor f =
       torch::tensor(seq.values).view({seq.control_point_count, seq.grid.row_count(), seq.grid.bixel_count});
   return objective.value((engine.dose_at_voxels(f) + shift_gy).to(torch::kDouble)).item<double>();
+}
+
+// The final-grid correction's contract (pipeline/final_dose_stage.h) for an optimiser that
+// takes a per-voxel dose correction: run(options) optimises the fixture's sequenced plan
+// and returns a result with mu_final, evaluation, violations and objective_sequenced. A
+// uniform -2 Gy shifts every dose metric by -2 Gy, so with no iterations the normalisation
+// alone must scale the MU by (V + 2) / V (V its dose value) and the corrected dose meet it;
+// the objective reported for the start is the corrected dose's, computed here without the
+// optimiser to within objective_epsilon; a correction of another grid's size is refused.
+// Returns the result of `iterations` iterations with the correction, for the caller's
+// checks of its own convergence.
+template <class Options, class Run>
+auto check_uniform_dose_correction(const CoarsePlanFixture& fx, const CoarseDoseSetup& setup, Run run,
+                                   int iterations, double objective_epsilon) {
+  Options opt;
+  opt.max_iterations = 0;
+  const auto plain = run(opt);
+  opt.dose_correction_gy.assign(static_cast<size_t>(setup.engine.dose_grid().voxel_count()), -2.0f);
+  const auto shifted = run(opt);
+  const double v = fx.protocol.prescription.normalisation.value_gy;
+  CATCH_REQUIRE(v > 0);
+  CATCH_INFO("MU " << plain.mu_final << " -> " << shifted.mu_final << ", V " << v);
+  CATCH_CHECK(shifted.mu_final / plain.mu_final == Approx((v + 2.0) / v).epsilon(2e-3));
+  CATCH_CHECK(shifted.evaluation.normalisation_scale == Approx(1.0).epsilon(2e-3));
+  CATCH_CHECK(shifted.violations.empty());
+  const double expected = shifted_objective(fx.sequenced.plan, setup.engine, fx.fluence_plan.geometry, fx.machine,
+                                            setup.objective, -2.0);
+  CATCH_CHECK(shifted.objective_sequenced == Approx(expected).epsilon(objective_epsilon));
+  CATCH_CHECK(shifted.objective_sequenced != Approx(plain.objective_sequenced).epsilon(1e-3));
+  opt.max_iterations = iterations;
+  auto optimised = run(opt);
+  CATCH_CHECK(optimised.violations.empty());
+  opt.dose_correction_gy.pop_back();
+  CATCH_CHECK_THROWS_AS(run(opt), ProcessingError);
+  return optimised;
 }
 
 }  // namespace vmatplan::test

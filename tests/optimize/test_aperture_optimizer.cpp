@@ -33,23 +33,8 @@ const ApertureFixture& aperture_fixture() {
 }
 
 // The fixture's 8 mm dose engine and protocol objective, made once.
-DoseEngineOptions engine_options() {
-  DoseEngineOptions eo;
-  eo.dose_spacing_mm = 8.0;
-  return eo;
-}
-struct DoseSetup {
-  PencilBeamEngine engine;
-  PlanObjective objective;
-  MetersetPlanContext ctx;
-  explicit DoseSetup(const ApertureFixture& fx)
-      : engine(fx.patient, fx.machine, fx.fluence_plan.geometry, fx.fluence_plan.fluence.grid,
-               engine_options()),
-        objective(fx.patient, fx.protocol, fx.roles, engine.dose_grid(), engine.compute_voxels()),
-        ctx{fx.patient, fx.protocol, fx.roles} {}
-};
-const DoseSetup& dose_setup() {
-  static const DoseSetup s(aperture_fixture());
+const test::CoarseDoseSetup& dose_setup() {
+  static const test::CoarseDoseSetup s(aperture_fixture());
   return s;
 }
 
@@ -146,39 +131,15 @@ CATCH_TEST_CASE("aperture optimisation from the normalised sequenced plan", "[op
 }
 
 CATCH_TEST_CASE("aperture optimisation sees its dose plus a given correction", "[optimize][dao]") {
-  // The final-grid correction (pipeline/final_dose_stage.h) hands DAO a per-voxel dose to
-  // add. A uniform -2 Gy shifts every dose metric by -2 Gy, so the normalisation (no
-  // iterations: only it) must scale the MU by exactly (V + 2) / V, V its dose value.
+  // The final-grid correction hands DAO a per-voxel dose to add (coarse_plan_fixture.h).
   const ApertureFixture& fx = aperture_fixture();
-  const auto& [engine, objective, ctx] = dose_setup();
-  ApertureOptimizerOptions opt;
-  opt.max_iterations = 0;
-  const ApertureResult plain = optimize_apertures(fx.sequenced.plan, engine, fx.fluence_plan.geometry,
-                                                  objective, ctx, fx.machine, opt);
-  opt.dose_correction_gy.assign(static_cast<size_t>(engine.dose_grid().voxel_count()), -2.0f);
-  const ApertureResult shifted = optimize_apertures(fx.sequenced.plan, engine, fx.fluence_plan.geometry,
-                                                    objective, ctx, fx.machine, opt);
-  const double v = fx.protocol.prescription.normalisation.value_gy;
-  CATCH_REQUIRE(v > 0);
-  CATCH_INFO("MU " << plain.mu_final << " -> " << shifted.mu_final << ", V " << v);
-  CATCH_CHECK(shifted.mu_final / plain.mu_final == Approx((v + 2.0) / v).epsilon(2e-3));
-  // Its evaluation is of the corrected dose, which meets the normalisation.
-  CATCH_CHECK(shifted.evaluation.normalisation_scale == Approx(1.0).epsilon(2e-3));
-  CATCH_CHECK(shifted.violations.empty());
-  // The objective it reports (and lowers) is that of the corrected dose: the engine's
-  // dose of the sequenced apertures minus 2 Gy, computed here without the optimiser.
-  const double expected = test::shifted_objective(fx.sequenced.plan, engine, fx.fluence_plan.geometry, fx.machine,
-                                                  objective, -2.0);
-  CATCH_CHECK(shifted.objective_sequenced == Approx(expected).epsilon(1e-5));
-  CATCH_CHECK(shifted.objective_sequenced != Approx(plain.objective_sequenced).epsilon(1e-3));
-  opt.max_iterations = 4;
-  const ApertureResult optimised = optimize_apertures(fx.sequenced.plan, engine, fx.fluence_plan.geometry,
-                                                      objective, ctx, fx.machine, opt);
+  const test::CoarseDoseSetup& setup = dose_setup();
+  const ApertureResult optimised = test::check_uniform_dose_correction<ApertureOptimizerOptions>(
+      fx, setup,
+      [&](const ApertureOptimizerOptions& o) {
+        return optimize_apertures(fx.sequenced.plan, setup.engine, fx.fluence_plan.geometry, setup.objective,
+                                  setup.ctx, fx.machine, o);
+      },
+      4, 1e-5);
   CATCH_CHECK(optimised.history.back() <= optimised.history.front());
-  CATCH_CHECK(optimised.violations.empty());
-  // A correction of another grid's size is refused.
-  opt.dose_correction_gy.pop_back();
-  CATCH_CHECK_THROWS_AS(optimize_apertures(fx.sequenced.plan, engine, fx.fluence_plan.geometry, objective,
-                                           ctx, fx.machine, opt),
-                        ProcessingError);
 }

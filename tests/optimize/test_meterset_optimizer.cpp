@@ -31,11 +31,10 @@ const MetersetFixture& meterset_fixture() {
   return f;
 }
 
-PencilBeamEngine make_engine(const MetersetFixture& fx) {
-  DoseEngineOptions eo;
-  eo.dose_spacing_mm = 8.0;
-  return PencilBeamEngine(fx.patient, fx.machine, fx.fluence_plan.geometry,
-                          fx.fluence_plan.fluence.grid, eo);
+// The fixture's 8 mm dose engine and protocol objective, made once.
+const test::CoarseDoseSetup& dose_setup() {
+  static const test::CoarseDoseSetup s(meterset_fixture());
+  return s;
 }
 
 }  // namespace
@@ -66,10 +65,7 @@ CATCH_TEST_CASE("aperture fluence on the engine's control points keeps the deliv
 CATCH_TEST_CASE("meterset re-optimization lowers the objective and stays deliverable",
                 "[optimize][meterset]") {
   const MetersetFixture& fx = meterset_fixture();
-  const PencilBeamEngine engine = make_engine(fx);
-  const PlanObjective objective(fx.patient, fx.protocol, fx.roles, engine.dose_grid(),
-                                engine.compute_voxels());
-  const MetersetPlanContext ctx{fx.patient, fx.protocol, fx.roles};
+  const auto& [engine, objective, ctx] = dose_setup();
   MetersetOptimizerOptions opt;
   opt.max_iterations = 25;
   const MetersetResult a = optimize_meterset(fx.sequenced.plan, engine, fx.fluence_plan.geometry,
@@ -138,41 +134,16 @@ CATCH_TEST_CASE("meterset re-optimization lowers the objective and stays deliver
 }
 
 CATCH_TEST_CASE("meterset re-optimisation sees its dose plus a given correction", "[optimize][meterset]") {
-  // The final-grid correction after the sweep sequencer (pipeline/final_dose_stage.h) hands
-  // the MU re-optimisation a per-voxel dose to add, as it does DAO. A uniform -2 Gy shifts
-  // every dose metric by -2 Gy, so the normalisation alone (no iterations) must scale the MU
-  // by (V + 2) / V, V the normalisation's dose value.
+  // The final-grid correction after the sweep sequencer hands the MU re-optimisation a
+  // per-voxel dose to add, as it does DAO (coarse_plan_fixture.h).
   const MetersetFixture& fx = meterset_fixture();
-  const PencilBeamEngine engine = make_engine(fx);
-  const PlanObjective objective(fx.patient, fx.protocol, fx.roles, engine.dose_grid(),
-                                engine.compute_voxels());
-  const MetersetPlanContext ctx{fx.patient, fx.protocol, fx.roles};
-  MetersetOptimizerOptions opt;
-  opt.max_iterations = 0;
-  const MetersetResult plain = optimize_meterset(fx.sequenced.plan, engine, fx.fluence_plan.geometry,
-                                                 objective, ctx, fx.machine, opt);
-  opt.dose_correction_gy.assign(static_cast<size_t>(engine.dose_grid().voxel_count()), -2.0f);
-  const MetersetResult shifted = optimize_meterset(fx.sequenced.plan, engine, fx.fluence_plan.geometry,
-                                                   objective, ctx, fx.machine, opt);
-  const double v = fx.protocol.prescription.normalisation.value_gy;
-  CATCH_REQUIRE(v > 0);
-  CATCH_INFO("MU " << plain.mu_final << " -> " << shifted.mu_final << ", V " << v);
-  CATCH_CHECK(shifted.mu_final / plain.mu_final == Approx((v + 2.0) / v).epsilon(2e-3));
-  CATCH_CHECK(shifted.evaluation.normalisation_scale == Approx(1.0).epsilon(2e-3));
-  CATCH_CHECK(shifted.violations.empty());
-  // Its objective is that of the engine's dose of the sequenced MU minus 2 Gy.
-  const double expected = test::shifted_objective(fx.sequenced.plan, engine, fx.fluence_plan.geometry, fx.machine,
-                                                  objective, -2.0);
-  CATCH_CHECK(shifted.objective_sequenced == Approx(expected).epsilon(1e-4));
-  CATCH_CHECK(shifted.objective_sequenced != Approx(plain.objective_sequenced).epsilon(1e-3));
-  opt.max_iterations = 5;
-  const MetersetResult optimised = optimize_meterset(fx.sequenced.plan, engine, fx.fluence_plan.geometry,
-                                                     objective, ctx, fx.machine, opt);
+  const test::CoarseDoseSetup& setup = dose_setup();
+  const MetersetResult optimised = test::check_uniform_dose_correction<MetersetOptimizerOptions>(
+      fx, setup,
+      [&](const MetersetOptimizerOptions& o) {
+        return optimize_meterset(fx.sequenced.plan, setup.engine, fx.fluence_plan.geometry, setup.objective,
+                                 setup.ctx, fx.machine, o);
+      },
+      5, 1e-4);
   for (size_t k = 1; k < optimised.history.size(); ++k) CATCH_CHECK(optimised.history[k] <= optimised.history[k - 1]);
-  CATCH_CHECK(optimised.violations.empty());
-  // A correction of another grid's size is refused.
-  opt.dose_correction_gy.pop_back();
-  CATCH_CHECK_THROWS_AS(optimize_meterset(fx.sequenced.plan, engine, fx.fluence_plan.geometry, objective, ctx,
-                                          fx.machine, opt),
-                        ProcessingError);
 }
