@@ -6,10 +6,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <deque>
 
 #include "vmatplan/core/error.h"
 #include "vmatplan/optimize/fluence_regularizer.h"
+#include "vmatplan/optimize/lbfgs_memory.h"
 
 namespace vmatplan {
 
@@ -71,17 +71,6 @@ class Problem {
   FluenceRegularizer regularizer_;
 };
 
-// Gradient restricted to the variables that may move: at a bound with the gradient
-// pushing outwards, a variable is held.
-torch::Tensor free_mask(const torch::Tensor& x, const torch::Tensor& g, double f_max) {
-  const double eps = 1e-9 * std::max(1.0, f_max);
-  torch::Tensor at_low = (x <= eps) & (g > 0);
-  torch::Tensor at_high = (x >= f_max - eps) & (g < 0);
-  return (~(at_low | at_high)).to(torch::kDouble);
-}
-
-double sum_of_products(const torch::Tensor& a, const torch::Tensor& b) { return (a * b).sum().item<double>(); }
-
 }  // namespace
 
 FluenceOptimizationResult optimize_fluence(const PencilBeamEngine& engine,
@@ -123,39 +112,18 @@ FluenceOptimizationResult optimize_fluence(const PencilBeamEngine& engine,
   };
   record(0, cur);
 
-  std::deque<std::pair<torch::Tensor, torch::Tensor>> memory;  // (s, y)
+  LbfgsMemory memory(opt.memory);
   result.stop_reason = "max_iterations";
   for (int it = 1; it <= opt.max_iterations; ++it) {
     torch::Tensor free = free_mask(x, cur.grad, f_max);
     torch::Tensor g = cur.grad * free;
-    // L-BFGS two-loop recursion (Nocedal & Wright, Numerical Optimization, alg. 7.4).
-    torch::Tensor q = g.clone();
-    std::vector<double> alpha(memory.size());
-    for (int k = static_cast<int>(memory.size()) - 1; k >= 0; --k) {
-      const auto& [s, y] = memory[static_cast<size_t>(k)];
-      alpha[static_cast<size_t>(k)] = sum_of_products(s, q) / sum_of_products(y, s);
-      q -= alpha[static_cast<size_t>(k)] * y;
-    }
-    double gamma;
-    if (memory.empty()) {
-      // First step: move the largest component by a quarter of the fluence level.
-      const double gmax = g.abs().max().item<double>();
-      gamma = gmax > 0 ? 0.25 * result.f_ref_mu / gmax : 1.0;
-    } else {
-      const auto& [s, y] = memory.back();
-      gamma = sum_of_products(s, y) / sum_of_products(y, y);
-    }
-    torch::Tensor d = q * gamma;
-    for (size_t k = 0; k < memory.size(); ++k) {
-      const auto& [s, y] = memory[k];
-      const double beta = sum_of_products(y, d) / sum_of_products(y, s);
-      d += (alpha[k] - beta) * s;
-    }
-    d = -d * free;
+    // Without curvature pairs: move the largest component by a quarter of the fluence level.
+    const double gmax = g.abs().max().item<double>();
+    const double first_gamma = gmax > 0 ? 0.25 * result.f_ref_mu / gmax : 1.0;
+    torch::Tensor d = -memory.inverse_hessian_times(g, first_gamma) * free;
     if (sum_of_products(d, g) >= 0) {  // not a descent direction: restart from steepest descent
       memory.clear();
-      const double gmax = g.abs().max().item<double>();
-      d = -g * (gmax > 0 ? 0.25 * result.f_ref_mu / gmax : 1.0);
+      d = -g * first_gamma;
     }
     if (d.abs().max().item<double>() == 0) {
       result.stop_reason = "converged";
@@ -187,11 +155,7 @@ FluenceOptimizationResult optimize_fluence(const PencilBeamEngine& engine,
       result.stop_reason = "line_search";
       break;
     }
-    torch::Tensor s = x_new - x, y = next.grad - cur.grad;
-    if (sum_of_products(s, y) > 1e-12 * sum_of_products(y, y)) {
-      memory.emplace_back(s, y);
-      if (static_cast<int>(memory.size()) > opt.memory) memory.pop_front();
-    }
+    memory.add(x_new - x, next.grad - cur.grad);
     x = x_new;
     cur = std::move(next);
     result.iterations = it;
