@@ -520,7 +520,8 @@ int main(int argc, char** argv) {
     k << "spacing";
     for (double v : spacing) k << " " << v;
     k << " | bixel " << co.plan.bixel_width_mm << " | dose " << co.plan.dose_spacing_mm << " | arcs " << arc_spacing_deg
-      << " | protocol " << protocol_name << " | start " << rs.start << " " << rs.fmd_weights << " " << rs.fmd_seed
+      << " | protocol " << protocol_name << " | start " << rs.start
+      << (rs.start == "fmd" ? " scaled to target mean Rx " : " ") << rs.fmd_weights << " " << rs.fmd_seed
       << " lbfgs " << rs.start_lbfgs_iterations << " | reference " << rs.reference_iterations << " | steps";
     for (int n : rs.steps) k << " " << n;
     for (const std::string& t : tightenings) k << " | tighten " << t;

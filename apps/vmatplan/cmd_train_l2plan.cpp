@@ -43,7 +43,9 @@ void set_start(TrainL2PlanCmdOptions& opt) {
   o.start_noise = opt.start_noise >= 0 ? opt.start_noise : (start == "fmd" ? 0.1 : 0.3);
   if (start != "fmd") return;
   const LoadedFmdNetwork student = load_fmd_network(dir, "student", kTrainingSetVersion, FmdCanvas{});
-  o.start_info = {{"fmd_weights_dir", dir}, {"fmd_student_sha256", student.weights_sha256}};
+  o.start_info = {{"fmd_weights_dir", dir},
+                  {"fmd_student_sha256", student.weights_sha256},
+                  {"scaled", "target mean dose = prescription"}};
   const std::string protocol_name = o.protocol, machine_name = o.machine;
   const double arc_spacing = opt.arc_spacing_deg;
   const ClassicalPlanOptions plan = o.cases.plan;
@@ -87,6 +89,8 @@ int run_train_l2plan(TrainL2PlanCmdOptions opt, const GlobalOptions& global) {
   if (o.start == "fmd") o.command.insert(o.command.end(), {"--fmd-weights", o.start_info["fmd_weights_dir"].get<std::string>()});
   if (!o.arch.row_prior) o.command.push_back("--no-row-prior");
   if (!o.arch.cp_prior) o.command.push_back("--no-cp-prior");
+  if (o.arch.qn_memory > 0)
+    o.command.insert(o.command.end(), {"--qn-memory", std::to_string(o.arch.qn_memory), "--qn-max", std::to_string(o.arch.qn_max)});
   if (o.use_predictor) o.command.push_back("--predictor");
   if (o.resume) o.command.push_back("--resume");
   o.command.push_back("--patients");
@@ -132,6 +136,11 @@ Command add_train_l2plan_command(CLI::App& train, const GlobalOptions& global) {
   sub->add_option("--hidden", o.arch.hidden, "LSTM hidden size")->capture_default_str();
   sub->add_flag("!--no-row-prior", o.arch.row_prior, "Switch off the leaf-row smoothness prior on the update");
   sub->add_flag("!--no-cp-prior", o.arch.cp_prior, "Switch off the control-point smoothness prior on the update");
+  sub->add_option("--qn-memory", o.arch.qn_memory,
+                  "L-BFGS pairs of the quasi-Newton term (an input and a learned share of the L-BFGS step); 0 = none")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100));
+  sub->add_option("--qn-max", o.arch.qn_max, "Largest share |Q| of the L-BFGS step")->capture_default_str()->check(CLI::PositiveNumber);
   sub->add_option("--protocol", o.protocol, "Base protocol (randomised per episode)")->capture_default_str();
   sub->add_option("--bixel", o.cases.plan.bixel_width_mm, "Bixel width, mm")->capture_default_str();
   sub->add_option("--dose-spacing", o.cases.plan.dose_spacing_mm, "Dose grid, mm")->capture_default_str();

@@ -53,7 +53,9 @@ nlohmann::json L2PlanArchitecture::to_json() const {
           {"max_log_preconditioner", max_log_preconditioner},
           {"bias_fraction", bias_fraction},
           {"momentum", momentum},
-          {"features", kFeatures}};
+          {"qn_memory", qn_memory},
+          {"qn_max", qn_max},
+          {"features", features()}};
 }
 
 L2PlanArchitecture L2PlanArchitecture::from_json(const nlohmann::json& j, const std::string& source) {
@@ -67,18 +69,23 @@ L2PlanArchitecture L2PlanArchitecture::from_json(const nlohmann::json& j, const 
     a.max_log_preconditioner = j.at("max_log_preconditioner").get<double>();
     a.bias_fraction = j.at("bias_fraction").get<double>();
     a.momentum = j.at("momentum").get<double>();
-    if (j.at("features").get<int>() != kFeatures) throw InputError(source, "L2Plan architecture: features must be " + std::to_string(kFeatures));
+    a.qn_memory = j.value("qn_memory", 0);  // absent in models made before the term existed
+    a.qn_max = j.value("qn_max", 1.0);
+    if (j.at("features").get<int>() != a.features())
+      throw InputError(source, "L2Plan architecture: features must be " + std::to_string(a.features()));
   } catch (const nlohmann::json::exception& e) {
     throw InputError(source, std::string("L2Plan architecture: ") + e.what());
   }
   if (a.hidden < 1 || a.hidden > 1024) throw InputError(source, "L2Plan architecture: hidden out of range");
+  if (a.qn_memory < 0 || a.qn_memory > 100 || !(a.qn_max > 0))
+    throw InputError(source, "L2Plan architecture: qn_memory or qn_max out of range");
   return a;
 }
 
-L2PlanNetImpl::L2PlanNetImpl(int hidden) : hidden_(hidden) {
-  lstm = register_module("lstm", torch::nn::LSTMCell(L2PlanArchitecture::kFeatures, hidden));
-  head = register_module("head", torch::nn::Linear(hidden, 2));
-  // Zero head: P = 1, b = 0 at initialisation (projected gradient descent).
+L2PlanNetImpl::L2PlanNetImpl(int hidden, int features, int outputs) : hidden_(hidden) {
+  lstm = register_module("lstm", torch::nn::LSTMCell(features, hidden));
+  head = register_module("head", torch::nn::Linear(hidden, outputs));
+  // Zero head: P = 1, b = 0 (and Q = 0) at initialisation (projected gradient descent).
   torch::NoGradGuard ng;
   head->weight.zero_();
   head->bias.zero_();
@@ -98,6 +105,18 @@ torch::Tensor l2plan_step(L2PlanNet net, const L2PlanArchitecture& arch, const R
   torch::Tensor g = g_in.detach().to(torch::kFloat);
   const double gmax = g.abs().max().item<double>();
   const double alpha = gmax > 0 ? state.step_scale * arch.step_fraction * f_ref / gmax : 0.0;
+  // The quasi-Newton direction on the free variables, from this run's steps (see the header).
+  torch::Tensor qn_direction;
+  if (arch.qn_memory > 0) {
+    const torch::Tensor xd = x.detach().to(torch::kFloat);
+    if (state.previous_x.defined()) state.qn.add(xd - state.previous_x, g - state.previous_g);
+    else state.qn = LbfgsMemory(arch.qn_memory);
+    state.previous_x = xd;
+    state.previous_g = g;
+    const torch::Tensor free = free_mask(xd, g, f_max).to(torch::kFloat);
+    qn_direction = state.qn.empty() ? torch::zeros_like(g) : -state.qn.inverse_hessian_times(g * free, 0.0) * free;
+    if ((qn_direction * g).sum().item<double>() >= 0) qn_direction = torch::zeros_like(g);  // not a descent direction
+  }
   torch::Tensor u;
   if (net) {
     const double grms = std::sqrt(g.pow(2).mean().item<double>()) + 1e-30;
@@ -107,20 +126,26 @@ torch::Tensor l2plan_step(L2PlanNet net, const L2PlanArchitecture& arch, const R
     torch::Tensor xd = x.detach();
     auto [g1, g2] = preprocess(gn);
     auto [m1, m2] = preprocess(state.momentum);
-    torch::Tensor features = torch::stack({g1, g2, m1, m2, xd / f_max, row_laplacian(xd) / f_ref,
-                                           cp_laplacian(xd, problem.cp_pairs()) / f_ref,
-                                           torch::full_like(xd, double(step) / std::max(1, total_steps))},
-                                          -1)
-                                 .view({-1, L2PlanArchitecture::kFeatures});
+    std::vector<torch::Tensor> inputs = {g1, g2, m1, m2, xd / f_max, row_laplacian(xd) / f_ref,
+                                         cp_laplacian(xd, problem.cp_pairs()) / f_ref,
+                                         torch::full_like(xd, double(step) / std::max(1, total_steps))};
+    if (qn_direction.defined()) {
+      const double drms = std::sqrt(qn_direction.pow(2).mean().item<double>()) + 1e-30;
+      auto [d1, d2] = preprocess(qn_direction / drms);
+      inputs.push_back(d1);
+      inputs.push_back(d2);
+    }
+    torch::Tensor features = torch::stack(inputs, -1).view({-1, arch.features()});
     if (!state.h.defined()) {
       state.h = torch::zeros({features.size(0), net->hidden()});
       state.c = torch::zeros({features.size(0), net->hidden()});
     }
-    torch::Tensor out = net->forward(features, state.h, state.c).view({x.size(0), x.size(1), x.size(2), 2});
+    torch::Tensor out = net->forward(features, state.h, state.c).view({x.size(0), x.size(1), x.size(2), arch.outputs()});
     const double mlp = arch.max_log_preconditioner;
     torch::Tensor precond = torch::exp(mlp * torch::tanh(out.select(-1, 0) / mlp));
     torch::Tensor bias = arch.bias_fraction * f_ref * torch::tanh(out.select(-1, 1));
     u = -alpha * precond * g - bias;
+    if (qn_direction.defined()) u = u + arch.qn_max * torch::tanh(out.select(-1, 2)) * qn_direction;
   } else {
     u = -alpha * g;
   }
@@ -220,7 +245,7 @@ L2PlanNet load_l2plan_weights(const std::string& path, L2PlanArchitecture* arch)
     throw InputError(path, "unreadable architecture metadata");
   }
   L2PlanArchitecture a = L2PlanArchitecture::from_json(j, path);
-  L2PlanNet net(a.hidden);
+  L2PlanNet net(a);
   torch::NoGradGuard ng;
   for (auto& p : net->named_parameters()) {
     auto it = file.tensors.find(p.key());

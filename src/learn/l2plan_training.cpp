@@ -241,7 +241,7 @@ L2PlanTrainResult train_l2plan(const L2PlanTrainOptions& o) {
   fs::create_directories(o.out);
 
   torch::manual_seed(o.seed);
-  L2PlanNet net(o.arch.hidden);
+  L2PlanNet net(o.arch);
   MetaAdam adam;
   Checkpoint ck;
   if (o.resume && fs::exists(ckpt + "/state.json")) ck = load_checkpoint(ckpt, net, adam, o);

@@ -110,29 +110,38 @@ DoseFunction RefineCase::predictor_dose() const {
   return [p](const at::Tensor& f) { return p->dose_at_voxels(f); };
 }
 
+double scale_to_target_mean(FluenceMaps& fluence, const Patient& patient, const Protocol& protocol,
+                            const StructureRoles& roles, const PencilBeamEngine& engine) {
+  if (protocol.prescription.targets.empty())
+    throw ProcessingError("protocol '" + protocol.name + "' has no target level");
+  const TargetLevel& level = protocol.prescription.targets.front();
+  const Structure& target = roles.resolve(patient, level.role);
+  torch::NoGradGuard ng;
+  const VoxelWeights tw = structure_on_dose_grid(target.mask, engine.dose_grid(), engine.compute_voxels());
+  torch::Tensor f = torch::tensor(fluence.values, torch::kFloat)
+                        .view({fluence.control_point_count, fluence.grid.row_count(), fluence.grid.bixel_count});
+  torch::Tensor d = engine.dose_at_voxels(f).to(torch::kDouble);
+  const double mean = (d.index_select(0, torch::tensor(tw.index, torch::kLong)) * torch::tensor(tw.fraction, torch::kDouble))
+                          .sum().item<double>() / tw.total();
+  if (!(mean > 0)) throw ProcessingError("the start fluence gives no dose to the target '" + target.name + "'");
+  const float scale = static_cast<float>(level.dose_gy / mean);
+  for (float& v : fluence.values) v *= scale;
+  return scale;
+}
+
 FluenceMaps conformal_start(const Patient& patient, const Protocol& protocol, const Machine& machine,
                             const StructureRoles& roles, const PlanGeometry& geometry,
                             const PencilBeamEngine& engine, uint64_t seed, double jitter) {
   if (protocol.prescription.targets.empty())
     throw ProcessingError("protocol '" + protocol.name + "' has no target level");
-  const TargetLevel& level = protocol.prescription.targets.front();
-  const Structure& target = roles.resolve(patient, level.role);
+  const Structure& target = roles.resolve(patient, protocol.prescription.targets.front().role);
   FluenceMaps f0 = target_projection(target.mask, geometry, machine, engine.fluence_grid());
   if (jitter > 0) {
     std::mt19937_64 rng(seed);
     std::uniform_real_distribution<double> u(1.0 - jitter, 1.0 + jitter);
     for (float& v : f0.values) v = static_cast<float>(v * u(rng));
   }
-  torch::NoGradGuard ng;
-  const VoxelWeights tw = structure_on_dose_grid(target.mask, engine.dose_grid(), engine.compute_voxels());
-  torch::Tensor f = torch::tensor(f0.values, torch::kFloat)
-                        .view({f0.control_point_count, f0.grid.row_count(), f0.grid.bixel_count});
-  torch::Tensor d = engine.dose_at_voxels(f).to(torch::kDouble);
-  const double mean = (d.index_select(0, torch::tensor(tw.index, torch::kLong)) * torch::tensor(tw.fraction, torch::kDouble))
-                          .sum().item<double>() / tw.total();
-  if (!(mean > 0)) throw ProcessingError("the conformal start gives no dose to the target '" + target.name + "'");
-  const float scale = static_cast<float>(level.dose_gy / mean);
-  for (float& v : f0.values) v *= scale;
+  scale_to_target_mean(f0, patient, protocol, roles, engine);
   return f0;
 }
 

@@ -184,6 +184,7 @@ FluenceMaps fmd_refine_start(const Patient& patient, const Protocol& protocol, c
   if (!same_grid || f.fluence.control_point_count != refine.conformal_start.control_point_count ||
       f.geometry.beams.size() != refine.geometry.beams.size())
     throw ProcessingError("FMD start: the generator's plan geometry or fluence grid differs from the refiner's");
+  scale_to_target_mean(f.fluence, patient, protocol, roles, *refine.engine);
   return std::move(f.fluence);
 }
 

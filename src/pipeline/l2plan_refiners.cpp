@@ -46,13 +46,16 @@ class StepRefiner : public FluenceRefiner {
                                                         engine->dose_grid(), engine->compute_voxels(), &target.mask);
       dose = [predictor](const at::Tensor& f) { return predictor->dose_at_voxels(f); };
     }
+    // The start's dose scale first (target mean = Rx), as bench_refiner and train l2plan start.
+    const double start_scale = scale_to_target_mean(plan.fluence, c.patient, protocol, c.roles, *engine);
     const FluenceOptimizerOptions weights = protocol_optimizer_options(c.options.optimizer, protocol, c.machine);
     RefineProblem problem(dose, objective, plan.geometry, plan.fluence, weights);
     // The objective on the engine, for the record (the refiner may have used the predictor).
     RefineProblem reference([engine](const at::Tensor& f) { return engine->dose_at_voxels(f); }, objective,
                             plan.geometry, plan.fluence, weights);
     const torch::Tensor x0 = problem.start();
-    nlohmann::json info = {{"refiner", method_}, {"steps", s_.steps}, {"dose_model", s_.dose}};
+    nlohmann::json info = {{"refiner", method_}, {"steps", s_.steps}, {"dose_model", s_.dose},
+                           {"start_scale", start_scale}};
     if (!s_.objective_weight_factors.empty()) info["objective_weight_factors"] = s_.objective_weight_factors;
     if (method_ == "lbfgs") {
       FluenceOptimizerOptions oo = weights;

@@ -14,6 +14,7 @@
 #include "vmatplan/core/config_path.h"
 #include "vmatplan/core/error.h"
 #include "vmatplan/core/sha256.h"
+#include "vmatplan/evaluation/dvh.h"
 #include "vmatplan/pipeline/fmd_generator.h"
 #include "vmatplan/pipeline/l2plan_refiners.h"
 #include "vmatplan/learn/l2plan_training.h"
@@ -23,12 +24,15 @@ using namespace vmatplan;
 
 namespace {
 
-// A network whose head pushes hard: large preconditioner and bias everywhere.
-L2PlanNet aggressive_net() {
-  L2PlanNet net(8);
+// A network whose head pushes hard: large preconditioner and bias everywhere (and, with
+// the quasi-Newton term, the largest share of the L-BFGS step).
+L2PlanNet aggressive_net(L2PlanArchitecture arch = {}) {
+  arch.hidden = 8;
+  L2PlanNet net(arch);
   torch::NoGradGuard ng;
   for (auto& p : net->named_parameters()) {
-    if (p.key() == "head.bias") p.value().copy_(torch::tensor({5.0f, -3.0f}));
+    if (p.key() == "head.bias")
+      p.value().copy_(arch.outputs() == 3 ? torch::tensor({5.0f, -3.0f, 5.0f}) : torch::tensor({5.0f, -3.0f}));
   }
   return net;
 }
@@ -56,6 +60,15 @@ CATCH_TEST_CASE("L2Plan with a zero head is projected gradient descent", "[learn
   const RefineTrace a = run_l2plan(net, arch, p, x, 3), b = run_l2plan(nullptr, arch, p, x, 3);
   CATCH_REQUIRE(a.objective.size() == 4);
   for (size_t i = 0; i < a.objective.size(); ++i) CATCH_CHECK(a.objective[i] == Approx(b.objective[i]).epsilon(1e-9));
+  // With the quasi-Newton term and a zero head: still projected gradient descent (Q = 0),
+  // although the L-BFGS pairs are collected from the second step on.
+  L2PlanArchitecture qn = arch;
+  qn.qn_memory = 5;
+  L2PlanNet qn_net(qn);
+  CATCH_CHECK(qn_net->named_parameters()["head.weight"].size(0) == 3);
+  const RefineTrace c = run_l2plan(qn_net, qn, p, x, 3);
+  CATCH_REQUIRE(c.objective.size() == 4);
+  for (size_t i = 0; i < c.objective.size(); ++i) CATCH_CHECK(c.objective[i] == Approx(b.objective[i]).epsilon(1e-9));
 }
 
 // The refiners and the classical optimiser minimise one objective (dose terms, smoothness,
@@ -85,21 +98,31 @@ CATCH_TEST_CASE("the refiners' objective is the classical optimiser's", "[learn]
 CATCH_TEST_CASE("L2Plan safeguard never raises the objective; bounds hold", "[learn][l2plan]") {
   const test::LearnFixture& fx = test::learn_fixture();
   RefineProblem p = fx.problem();
-  L2PlanArchitecture arch;
-  arch.step_fraction = 2.0;  // far too long steps: the safeguard has work to do
-  const RefineTrace t = run_l2plan(aggressive_net(), arch, p, p.start(), 6);
-  for (size_t i = 1; i < t.objective.size(); ++i) CATCH_CHECK(t.objective[i] <= t.objective[i - 1]);
-  CATCH_CHECK(t.fallbacks > 0);
-  CATCH_CHECK(t.objective.back() < t.objective.front());
-  CATCH_CHECK(t.x.min().item<double>() >= 0.0);
-  CATCH_CHECK(t.x.max().item<double>() <= p.f_max_mu() * (1 + 1e-6));  // float rounding of the bound
-  // Without the safeguard the same steps stay in the box too.
-  L2PlanState s;
-  torch::Tensor x = p.start(), g;
-  p.value_and_grad(x, &g);
-  torch::Tensor y = l2plan_step(aggressive_net(), arch, p, x, g, s, 0, 6);
-  CATCH_CHECK(y.min().item<double>() >= 0.0);
-  CATCH_CHECK(y.max().item<double>() <= p.f_max_mu() * (1 + 1e-6));  // float rounding of the bound
+  for (int qn_memory : {0, 5}) {
+    CATCH_INFO("qn_memory " << qn_memory);
+    L2PlanArchitecture arch;
+    arch.step_fraction = 2.0;  // far too long steps: the safeguard has work to do
+    arch.qn_memory = qn_memory;
+    const RefineTrace t = run_l2plan(aggressive_net(arch), arch, p, p.start(), 6);
+    for (size_t i = 1; i < t.objective.size(); ++i) CATCH_CHECK(t.objective[i] <= t.objective[i - 1]);
+    CATCH_CHECK(t.fallbacks > 0);
+    CATCH_CHECK(t.objective.back() < t.objective.front());
+    CATCH_CHECK(t.x.min().item<double>() >= 0.0);
+    CATCH_CHECK(t.x.max().item<double>() <= p.f_max_mu() * (1 + 1e-6));  // float rounding of the bound
+    // Without the safeguard the same steps stay in the box too (two steps: the second
+    // one has a curvature pair).
+    L2PlanState s;
+    torch::Tensor x = p.start(), g;
+    p.value_and_grad(x, &g);
+    L2PlanNet net = aggressive_net(arch);
+    for (int step = 0; step < 2; ++step) {
+      x = l2plan_step(net, arch, p, x, g, s, step, 6);
+      CATCH_CHECK(x.min().item<double>() >= 0.0);
+      CATCH_CHECK(x.max().item<double>() <= p.f_max_mu() * (1 + 1e-6));  // float rounding of the bound
+      p.value_and_grad(x, &g);
+    }
+    CATCH_CHECK(s.qn.pairs() == (qn_memory > 0 ? 1u : 0u));
+  }
 }
 
 CATCH_TEST_CASE("L2Plan weights: round trip and one-line errors for bad files", "[learn][l2plan]") {
@@ -110,6 +133,24 @@ CATCH_TEST_CASE("L2Plan weights: round trip and one-line errors for bad files", 
   arch.hidden = 8;
   arch.cp_prior = false;
   save_l2plan_weights(net, arch, dir + "/w.safetensors");
+  {  // with the quasi-Newton term: three head outputs, ten inputs, both kept
+    L2PlanArchitecture qn = arch;
+    qn.qn_memory = 4;
+    qn.qn_max = 0.5;
+    L2PlanNet qn_net(qn);
+    save_l2plan_weights(qn_net, qn, dir + "/qn.safetensors");
+    L2PlanArchitecture qn_back;
+    L2PlanNet qn_loaded = load_l2plan_weights(dir + "/qn.safetensors", &qn_back);
+    CATCH_CHECK(qn_back.to_json() == qn.to_json());
+    CATCH_CHECK(qn_back.features() == 10);
+    CATCH_CHECK(torch::equal(qn_net->named_parameters()["lstm.weight_ih"], qn_loaded->named_parameters()["lstm.weight_ih"]));
+  }
+  {  // architecture written before the term existed (no qn keys): none
+    nlohmann::json old = arch.to_json();
+    old.erase("qn_memory");
+    old.erase("qn_max");
+    CATCH_CHECK(L2PlanArchitecture::from_json(old, "old").qn_memory == 0);
+  }
   L2PlanArchitecture back;
   L2PlanNet loaded = load_l2plan_weights(dir + "/w.safetensors", &back);
   CATCH_CHECK(back.to_json() == arch.to_json());
@@ -204,7 +245,23 @@ CATCH_TEST_CASE("the FMD start is the fmd generator's fluence on the refiner's p
   c.learned.weights_dir = fmd;
   c.learned.seed = 5;
   const FluencePlan g = make_fluence_generator("fmd")->generate(c);
-  CATCH_CHECK(a.values == g.fluence.values);
+  // The generator's fluence times one factor...
+  CATCH_REQUIRE(a.values.size() == g.fluence.values.size());
+  const size_t i_max = static_cast<size_t>(std::max_element(g.fluence.values.begin(), g.fluence.values.end()) -
+                                           g.fluence.values.begin());
+  const double factor = double(a.values[i_max]) / g.fluence.values[i_max];
+  for (size_t i = 0; i < a.values.size(); ++i)
+    CATCH_CHECK(std::abs(a.values[i] - factor * g.fluence.values[i]) <= 1e-5 * a.values[i_max]);
+  // ...the one that gives the target its prescription as mean dose (on the CT grid here,
+  // not the dose grid the scaling used: within 2 %).
+  const TargetLevel& level = f.protocol.prescription.targets.front();
+  const Mask& target = f.roles.resolve(f.patient, level.role).mask;
+  const DoseImage dose = resample_dose(f.refine.engine->dose_image(a), f.patient.ct_hu.grid);
+  double sum = 0, n = 0;
+  for (size_t v = 0; v < target.voxels.size(); ++v)
+    if (target.voxels[v]) sum += dose.voxels[v], n += 1;
+  CATCH_REQUIRE(n > 0);
+  CATCH_CHECK(std::abs(sum / n / level.dose_gy - 1.0) < 0.02);
   CATCH_CHECK(a.control_point_count == f.refine.conformal_start.control_point_count);
   CATCH_CHECK(a.grid.row_edges_mm == f.refine.grid.row_edges_mm);
   CATCH_CHECK(a.grid.x_min_mm == f.refine.grid.x_min_mm);

@@ -12,6 +12,7 @@
 #include "vmatplan/core/config_path.h"
 #include "vmatplan/core/json_file.h"
 #include "vmatplan/core/sha256.h"
+#include "vmatplan/learn/l2plan_training.h"
 
 using namespace vmatplan;
 
@@ -122,10 +123,14 @@ CATCH_TEST_CASE("train l2plan --start fmd: a smoke epoch from the FMD student's 
   CATCH_REQUIRE(test::make_tiny_phantom(dir, 4, &patient).exit_code == 0);
   const std::string base = "--threads 1 train l2plan --patients " + patient +
                            " --epochs 1 --steps 2 --unroll 2 --hidden 4 --bixel 10 --dose-spacing 10 --arc-spacing 30";
-  const test::CommandResult r = test::run_cli(base + " --out " + dir + "/fmd --start fmd --seed 3");
+  // With the quasi-Newton term, as the shipped model.
+  const test::CommandResult r = test::run_cli(base + " --out " + dir + "/fmd --start fmd --seed 3 --qn-memory 3");
   CATCH_REQUIRE(r.exit_code == 0);
   const nlohmann::json m = read_json_file(dir + "/fmd/manifest.json");
   const nlohmann::json& run = m["training"]["run"];
+  CATCH_CHECK(run["architecture"]["qn_memory"] == 3);
+  CATCH_CHECK(run["architecture"]["features"] == 10);
+  CATCH_CHECK(load_l2plan_model(dir + "/fmd").arch.qn_memory == 3);
   CATCH_CHECK(run["start"] == "fmd");
   CATCH_CHECK(run["start_noise"].get<double>() == 0.1);
   CATCH_CHECK(run["start_info"]["fmd_student_sha256"] == sha256_file_hex(model_dir("fmd") + "/student.safetensors"));

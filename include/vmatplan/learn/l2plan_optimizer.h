@@ -16,6 +16,13 @@
 // preprocessed as (log|g|/p, sign g) (Andrychowicz et al. sec. 3.2, p = 10), its momentum
 // likewise, x / f_max, the leaf-row and control-point Laplacians of x / f_ref, and t / T.
 //
+// Quasi-Newton term (qn_memory > 0): the L-BFGS direction d_t = -H_t g_t on the free
+// variables (optimize/lbfgs_memory.h, built from the run's own steps, dropped when it is
+// not a descent direction) enters twice: as two more inputs (d / RMS(d), preprocessed) and
+// in the update, u_t += Q_t o d_t with Q_t = qn_max * tanh(q_t), q_t a third output of the
+// same zero-initialised head. So with a zero head the model is still projected gradient
+// descent; training decides how much of the curvature step each variable takes.
+//
 // Safeguard (inference): a step that raises the objective is never accepted; backtracking
 // on the plain projected gradient step (alpha halved up to 10 times) replaces it, and when
 // that also fails x stays. The scale that worked carries over (L2PlanState::step_scale).
@@ -26,6 +33,7 @@
 #include <torch/torch.h>
 
 #include "vmatplan/learn/refine_problem.h"
+#include "vmatplan/optimize/lbfgs_memory.h"
 
 namespace vmatplan {
 
@@ -38,7 +46,11 @@ struct L2PlanArchitecture {
   double max_log_preconditioner = 2.0;
   double bias_fraction = 0.02;
   double momentum = 0.9;
-  static constexpr int kFeatures = 8;
+  int qn_memory = 0;             // L-BFGS pairs of the quasi-Newton term; 0 = no such term
+  double qn_max = 1.0;           // largest |Q|
+  static constexpr int kBaseFeatures = 8;
+  int features() const { return kBaseFeatures + (qn_memory > 0 ? 2 : 0); }
+  int outputs() const { return qn_memory > 0 ? 3 : 2; }
   nlohmann::json to_json() const;
   // InputError naming `source` on missing or bad keys.
   static L2PlanArchitecture from_json(const nlohmann::json& j, const std::string& source);
@@ -46,8 +58,10 @@ struct L2PlanArchitecture {
 
 class L2PlanNetImpl : public torch::nn::Module {
  public:
-  explicit L2PlanNetImpl(int hidden = 16);
-  // features [N, kFeatures] -> (preconditioner logit, bias logit) [N, 2]; updates h, c.
+  explicit L2PlanNetImpl(int hidden = 16, int features = L2PlanArchitecture::kBaseFeatures, int outputs = 2);
+  explicit L2PlanNetImpl(const L2PlanArchitecture& arch) : L2PlanNetImpl(arch.hidden, arch.features(), arch.outputs()) {}
+  // features [N, features] -> (preconditioner logit, bias logit[, quasi-Newton logit])
+  // [N, outputs]; updates h, c.
   torch::Tensor forward(const torch::Tensor& features, torch::Tensor& h, torch::Tensor& c);
   int hidden() const { return hidden_; }
 
@@ -65,6 +79,9 @@ struct L2PlanState {
   // doubles it (up to 1) after an accepted step, so that near an optimum the steps do not
   // start from a length that failed a step before; 1 in meta-training (no safeguard).
   double step_scale = 1.0;
+  // The quasi-Newton term's curvature pairs and the last (x, g) they are taken from.
+  LbfgsMemory qn;
+  torch::Tensor previous_x, previous_g;
 };
 
 // One L2Plan update of x (not safeguarded). net may be empty (= projected gradient descent

@@ -85,6 +85,15 @@ RefineCase make_refine_case(const Patient& patient, const Protocol& protocol,
                             const Machine& machine, const StructureRoles& roles,
                             const RefineCaseOptions& options);
 
+// Scales `fluence` (on `engine`'s fluence grid) so that the mean dose of the protocol's first
+// target level on the engine's dose grid is that level's prescription, as the conformal
+// start is scaled; returns the factor applied. Every refiner start goes through it: a
+// generator's fluence whose dose scale is off would otherwise spend the first steps (and
+// set f_ref and f_max) on the scale rather than the shape. ProcessingError when the
+// fluence gives the target no dose.
+double scale_to_target_mean(FluenceMaps& fluence, const Patient& patient, const Protocol& protocol,
+                            const StructureRoles& roles, const PencilBeamEngine& engine);
+
 // The conformal start of an existing plan's geometry (used by make_refine_case).
 FluenceMaps conformal_start(const Patient& patient, const Protocol& protocol, const Machine& machine,
                             const StructureRoles& roles, const PlanGeometry& geometry,

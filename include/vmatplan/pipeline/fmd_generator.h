@@ -50,9 +50,10 @@ BevPlanStart start_bev_plan(const FluenceStageContext& context);
 
 // The FMD start of a refiner (docs/l2plan.md): the "fmd" generator's fluence (the student,
 // noise seed `seed`, model folder `weights_dir`, "" = models/fmd) for the plan of `refine`,
-// made with the same plan options; what `train l2plan --start fmd` and `bench_refiner
-// --start fmd` start from. ProcessingError when the generator's geometry or grid is not
-// the refine case's.
+// made with the same plan options and scaled so that the target's mean dose is the
+// prescription (scale_to_target_mean, as every refiner start in generate); what `train
+// l2plan --start fmd` and `bench_refiner --start fmd` start from. ProcessingError when the
+// generator's geometry or grid is not the refine case's.
 FluenceMaps fmd_refine_start(const Patient& patient, const Protocol& protocol, const Machine& machine,
                              const StructureRoles& roles, const ClassicalPlanOptions& plan,
                              const RefineCase& refine, const std::string& weights_dir, uint64_t seed);
