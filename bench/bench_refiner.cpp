@@ -468,7 +468,8 @@ int main(int argc, char** argv) {
   RefineCaseOptions co;
   double arc_spacing_deg = 4.0;
   int threads = 2;
-  app.add_option("--seeds", seeds, "Phantom seeds (test: 30000-30029)")->delimiter(',');
+  CLI::Option* seeds_option =
+      app.add_option("--seeds", seeds, "Phantom seeds (default 30000,30001 without --patient, none with it)")->delimiter(',');
   app.add_option("--patient", dirs, "Patient folder [=protocol]");
   app.add_option("--spacing", spacing, "Phantom CT spacing X,Y,Z mm")->delimiter(',');
   app.add_option("--bixel", co.plan.bixel_width_mm, "Bixel width, mm");
@@ -503,6 +504,7 @@ int main(int argc, char** argv) {
   app.add_option("--tighten-volume", tightenings,
                  "ROLE=FRACTION: DVH-max volume limits of ROLE x (1 - FRACTION), e.g. rectum=0.1 (flexibility runs)");
   CLI11_PARSE(app, argc, argv);
+  if (!dirs.empty() && seeds_option->count() == 0) seeds.clear();  // only the named patients
   std::vector<VolumeTightening> tighten;
   for (const std::string& t : tightenings) {
     const auto eq = t.find('=');
