@@ -50,10 +50,14 @@ class StepRefiner : public FluenceRefiner {
     const double start_scale = scale_to_target_mean(plan.fluence, c.patient, protocol, c.roles, *engine);
     const FluenceOptimizerOptions weights = protocol_optimizer_options(c.options.optimizer, protocol, c.machine);
     RefineProblem problem(dose, objective, plan.geometry, plan.fluence, weights);
-    // The objective on the engine, for the record (the refiner may have used the predictor).
-    RefineProblem reference([engine](const at::Tensor& f) { return engine->dose_at_voxels(f); }, objective,
-                            plan.geometry, plan.fluence, weights);
+    // The objective on the engine, for the record: a second problem only when the refiner
+    // used the predictor; on the engine its trace already holds those values.
+    std::unique_ptr<RefineProblem> on_engine;
+    if (predictor)
+      on_engine = std::make_unique<RefineProblem>([engine](const at::Tensor& f) { return engine->dose_at_voxels(f); },
+                                                  objective, plan.geometry, plan.fluence, weights);
     const torch::Tensor x0 = problem.start();
+    double objective_start = 0;
     nlohmann::json info = {{"refiner", method_}, {"steps", s_.steps}, {"dose_model", s_.dose},
                            {"start_scale", start_scale}};
     if (!s_.objective_weight_factors.empty()) info["objective_weight_factors"] = s_.objective_weight_factors;
@@ -68,6 +72,7 @@ class StepRefiner : public FluenceRefiner {
       info["dose_model"] = "engine";
       info["iterations"] = r.iterations;
       info["objective_final_engine"] = r.history.back().objective;
+      objective_start = problem.value_only(x0);
     } else {
       RefineTrace t;
       if (method_ == "adam") t = run_adam(problem, x0, s_.steps, s_.adam_lr_fraction);
@@ -84,9 +89,10 @@ class StepRefiner : public FluenceRefiner {
       }
       plan.fluence = problem.to_maps(t.x);
       info["objective_trace"] = t.objective;
-      info["objective_final_engine"] = reference.value_only(t.x);
+      info["objective_final_engine"] = on_engine ? on_engine->value_only(t.x) : t.objective.back();
+      objective_start = on_engine ? on_engine->value_only(x0) : t.objective.front();
     }
-    info["objective_start"] = reference.value_only(x0);
+    info["objective_start"] = objective_start;
     info["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (method_ == "l2plan") info["model"] = model_.manifest.value("weights", nlohmann::json::object());
     plan.info["refine"] = info;

@@ -52,6 +52,18 @@ CATCH_TEST_CASE("generate --refiner pgd / l2plan through the CLI", "[learn][l2pl
   CATCH_CHECK((*refine)["refiner"] == "pgd");
   CATCH_CHECK((*refine)["objective_trace"].size() == 4);
   CATCH_CHECK((*refine)["objective_final_engine"].get<double>() <= (*refine)["objective_start"].get<double>());
+  // On the engine the record is the trace's own first and last value.
+  CATCH_CHECK((*refine)["objective_start"].get<double>() == (*refine)["objective_trace"].front().get<double>());
+  CATCH_CHECK((*refine)["objective_final_engine"].get<double>() == (*refine)["objective_trace"].back().get<double>());
+  // On the predictor the record is still the engine's objective: the same start value.
+  const test::CommandResult pred = test::run_cli(base + " --out " + dir +
+                                                 "/pred --refiner pgd --refine-steps 3 --objective-weight rectum=2 --refine-dose predictor");
+  CATCH_REQUIRE(pred.exit_code == 0);
+  const nlohmann::json pred_summary = read_json_file(dir + "/pred/summary.json");
+  const nlohmann::json* pred_refine = find_key(pred_summary, "refine");
+  CATCH_REQUIRE(pred_refine != nullptr);
+  CATCH_CHECK((*pred_refine)["objective_start"].get<double>() == Approx((*refine)["objective_start"].get<double>()).epsilon(1e-9));
+  CATCH_CHECK((*pred_refine)["objective_trace"].front().get<double>() != (*refine)["objective_start"].get<double>());
 
   const test::CommandResult no_model =
       test::run_cli(base + " --out " + dir + "/l2 --refiner l2plan --l2plan-model " + dir + "/nomodel");
