@@ -81,23 +81,34 @@ inline double shifted_objective(const DeliveryPlan& plan, const PencilBeamEngine
   return objective.value((engine.dose_at_voxels(f) + shift_gy).to(torch::kDouble)).item<double>();
 }
 
+// An optimiser that takes the fixture's plan, engine, objective and context:
+// optimize_apertures or optimize_meterset.
+template <class Result, class Options>
+using CoarsePlanOptimiser = Result (*)(const DeliveryPlan&, const PencilBeamEngine&, const PlanGeometry&,
+                                       const PlanObjective&, const MetersetPlanContext&, const Machine&,
+                                       const Options&);
+
 // The final-grid correction's contract (pipeline/final_dose_stage.h) for an optimiser that
-// takes a per-voxel dose correction: run(options) optimises the fixture's sequenced plan
-// and returns a result with mu_final, evaluation, violations and objective_sequenced. A
-// uniform -2 Gy shifts every dose metric by -2 Gy, so with no iterations the normalisation
-// alone must scale the MU by (V + 2) / V (V its dose value) and the corrected dose meet it;
-// the objective reported for the start is the corrected dose's, computed here without the
+// takes a per-voxel dose correction, run on the fixture's sequenced plan: a uniform -2 Gy
+// shifts every dose metric by -2 Gy, so with no iterations the normalisation alone must
+// scale the MU by (V + 2) / V (V its dose value) and the corrected dose meet it; the
+// objective reported for the start is the corrected dose's, computed here without the
 // optimiser to within objective_epsilon; a correction of another grid's size is refused.
 // Returns the result of `iterations` iterations with the correction, for the caller's
 // checks of its own convergence.
-template <class Options, class Run>
-auto check_uniform_dose_correction(const CoarsePlanFixture& fx, const CoarseDoseSetup& setup, Run run,
-                                   int iterations, double objective_epsilon) {
+template <class Result, class Options>
+Result check_uniform_dose_correction(const CoarsePlanFixture& fx, const CoarseDoseSetup& setup,
+                                     CoarsePlanOptimiser<Result, Options> optimise, int iterations,
+                                     double objective_epsilon) {
+  auto run = [&](const Options& o) {
+    return optimise(fx.sequenced.plan, setup.engine, fx.fluence_plan.geometry, setup.objective, setup.ctx,
+                    fx.machine, o);
+  };
   Options opt;
   opt.max_iterations = 0;
-  const auto plain = run(opt);
+  const Result plain = run(opt);
   opt.dose_correction_gy.assign(static_cast<size_t>(setup.engine.dose_grid().voxel_count()), -2.0f);
-  const auto shifted = run(opt);
+  const Result shifted = run(opt);
   const double v = fx.protocol.prescription.normalisation.value_gy;
   CATCH_REQUIRE(v > 0);
   CATCH_INFO("MU " << plain.mu_final << " -> " << shifted.mu_final << ", V " << v);
@@ -109,7 +120,7 @@ auto check_uniform_dose_correction(const CoarsePlanFixture& fx, const CoarseDose
   CATCH_CHECK(shifted.objective_sequenced == Approx(expected).epsilon(objective_epsilon));
   CATCH_CHECK(shifted.objective_sequenced != Approx(plain.objective_sequenced).epsilon(1e-3));
   opt.max_iterations = iterations;
-  auto optimised = run(opt);
+  Result optimised = run(opt);
   CATCH_CHECK(optimised.violations.empty());
   opt.dose_correction_gy.pop_back();
   CATCH_CHECK_THROWS_AS(run(opt), ProcessingError);

@@ -133,13 +133,6 @@ CATCH_TEST_CASE("aperture optimisation from the normalised sequenced plan", "[op
 CATCH_TEST_CASE("aperture optimisation sees its dose plus a given correction", "[optimize][dao]") {
   // The final-grid correction hands DAO a per-voxel dose to add (coarse_plan_fixture.h).
   const ApertureFixture& fx = aperture_fixture();
-  const test::CoarseDoseSetup& setup = dose_setup();
-  const ApertureResult optimised = test::check_uniform_dose_correction<ApertureOptimizerOptions>(
-      fx, setup,
-      [&](const ApertureOptimizerOptions& o) {
-        return optimize_apertures(fx.sequenced.plan, setup.engine, fx.fluence_plan.geometry, setup.objective,
-                                  setup.ctx, fx.machine, o);
-      },
-      4, 1e-5);
+  const ApertureResult optimised = test::check_uniform_dose_correction(fx, dose_setup(), &optimize_apertures, 4, 1e-5);
   CATCH_CHECK(optimised.history.back() <= optimised.history.front());
 }

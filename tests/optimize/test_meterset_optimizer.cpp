@@ -137,13 +137,6 @@ CATCH_TEST_CASE("meterset re-optimisation sees its dose plus a given correction"
   // The final-grid correction after the sweep sequencer hands the MU re-optimisation a
   // per-voxel dose to add, as it does DAO (coarse_plan_fixture.h).
   const MetersetFixture& fx = meterset_fixture();
-  const test::CoarseDoseSetup& setup = dose_setup();
-  const MetersetResult optimised = test::check_uniform_dose_correction<MetersetOptimizerOptions>(
-      fx, setup,
-      [&](const MetersetOptimizerOptions& o) {
-        return optimize_meterset(fx.sequenced.plan, setup.engine, fx.fluence_plan.geometry, setup.objective,
-                                 setup.ctx, fx.machine, o);
-      },
-      5, 1e-4);
+  const MetersetResult optimised = test::check_uniform_dose_correction(fx, dose_setup(), &optimize_meterset, 5, 1e-4);
   for (size_t k = 1; k < optimised.history.size(); ++k) CATCH_CHECK(optimised.history[k] <= optimised.history[k - 1]);
 }
