@@ -405,12 +405,7 @@ void sequence_and_evaluate(const PatientCase& pc, FluencePlan plan, GeneratorRow
   row.info["delivery_stages"] = d.info;
 }
 
-double median(std::vector<double> v) {
-  if (v.empty()) return std::nan("");
-  std::sort(v.begin(), v.end());
-  const size_t h = v.size() / 2;
-  return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
-}
+using vmatplan::bench::median;
 
 double mean(const std::vector<double>& v) {
   if (v.empty()) return std::nan("");

@@ -329,14 +329,9 @@ int main(int argc, char** argv) {
               "%d/%d; slowest sequencing + re-optimization %.2f s (target <= 3 s)\n",
               seq_pass95, patients, pass95, patients, seq_goals_kept, patients, goals_kept,
               patients, worst_time);
-  auto median = [](std::vector<double> v) {
-    if (v.empty()) return 0.0;
-    std::sort(v.begin(), v.end());
-    const size_t n = v.size();
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-  };
   std::printf("medians: sequencing + optimisation %.2f s, with the engine set-up %.2f s (target <= 3 s); "
               "MU/Gy %.1f (target <= 300); beam-on %.1f s (target <= 150)\n",
-              median(stage_times), median(with_setup_times), median(mu_per_gys), median(beam_on_times));
+              bench::median(stage_times), bench::median(with_setup_times), bench::median(mu_per_gys),
+              bench::median(beam_on_times));
   return 0;
 }

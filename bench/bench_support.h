@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -28,6 +29,14 @@ inline void run_with_malloc_tunables(char** argv) {
   if (now && wanted == now) return;
   if (setenv("GLIBC_TUNABLES", wanted.c_str(), 1) != 0) return;
   execv("/proc/self/exe", argv);
+}
+
+// The median of v (the mean of the middle two for an even count); NaN when v is empty.
+inline double median(std::vector<double> v) {
+  if (v.empty()) return std::nan("");
+  std::sort(v.begin(), v.end());
+  const size_t h = v.size() / 2;
+  return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
 }
 
 struct ProcessRun {
