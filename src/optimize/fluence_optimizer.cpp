@@ -118,12 +118,14 @@ FluenceOptimizationResult optimize_fluence(const PencilBeamEngine& engine,
     torch::Tensor free = free_mask(x, cur.grad, f_max);
     torch::Tensor g = cur.grad * free;
     // Without curvature pairs: move the largest component by a quarter of the fluence level.
-    const double gmax = g.abs().max().item<double>();
-    const double first_gamma = gmax > 0 ? 0.25 * result.f_ref_mu / gmax : 1.0;
-    torch::Tensor d = -memory.inverse_hessian_times(g, first_gamma) * free;
+    auto quarter_step = [&] {
+      const double gmax = g.abs().max().item<double>();
+      return gmax > 0 ? 0.25 * result.f_ref_mu / gmax : 1.0;
+    };
+    torch::Tensor d = -memory.inverse_hessian_times(g, memory.empty() ? quarter_step() : 1.0) * free;
     if (sum_of_products(d, g) >= 0) {  // not a descent direction: restart from steepest descent
       memory.clear();
-      d = -g * first_gamma;
+      d = -g * quarter_step();
     }
     if (d.abs().max().item<double>() == 0) {
       result.stop_reason = "converged";
